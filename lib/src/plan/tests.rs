@@ -1,0 +1,1 @@
+//! Planner tests: named cases and proptest properties over random graphs.
