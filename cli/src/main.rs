@@ -1,1 +1,199 @@
-fn main() {}
+//! `bootc-checkpoint`: parse the command line, call the engine, print errors once.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use checkpoint_engine::cmd::{self, graph::ShowFormat, Exit, Format};
+use checkpoint_engine::graph::fcos;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Mandatory checkpoints, dead-ends and phased rollouts for image-based hosts.
+#[derive(Debug, Parser)]
+#[command(name = "bootc-checkpoint", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import, validate and inspect update graphs.
+    #[command(subcommand)]
+    Graph(GraphCommand),
+    /// Plan the path from a booted release through every checkpoint.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum GraphCommand {
+    /// Convert Fedora CoreOS updates metadata plus a release index into a native graph.
+    ImportFcos {
+        /// `updates/<stream>.json` (current or 2019 legacy schema).
+        #[arg(long)]
+        updates: PathBuf,
+        /// Release index (`releases.json`: releases[].version, oldest first).
+        #[arg(long)]
+        releases: PathBuf,
+        /// Base architecture whose payloads are used.
+        #[arg(long, default_value = default_arch())]
+        arch: String,
+        /// Which payloads to carry: ostree commits, OCI digests, or both.
+        #[arg(long, value_enum, default_value_t = SchemeArg::Both)]
+        scheme: SchemeArg,
+        /// Write here (atomically) instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Convert a Cincinnati `/v1/graph` response into a native graph.
+    ImportCincinnati {
+        input: PathBuf,
+        /// Write here (atomically) instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check a graph; exit 0 when valid, 1 with the list of problems when not.
+    Validate {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
+    /// Show a graph as a table, or as Graphviz dot.
+    Show {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = ShowArg::Text)]
+        format: ShowArg,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["booted", "all"]))]
+struct PlanArgs {
+    /// Native update graph (JSON or YAML).
+    #[arg(long)]
+    graph: PathBuf,
+    /// Booted release: a digest (sha256:…), an ostree commit, or a version.
+    #[arg(long)]
+    booted: Option<String>,
+    /// Plan for every release of the graph (kind PlanTable).
+    #[arg(long)]
+    all: bool,
+    /// Rollout wariness in [0, 1]; default: derived from the machine id.
+    #[arg(long)]
+    wariness: Option<f64>,
+    /// Machine id file used when no wariness is given.
+    #[arg(long, default_value = "/etc/machine-id")]
+    machine_id: PathBuf,
+    /// Plan as of this Unix time (seconds); default: now.
+    #[arg(long, allow_negative_numbers = true)]
+    now: Option<i64>,
+    /// Never target this release (version, digest or commit); repeatable.
+    #[arg(long = "deny")]
+    deny: Vec<String>,
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ShowArg {
+    Text,
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SchemeArg {
+    Checksum,
+    Oci,
+    Both,
+}
+
+fn default_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let out = &mut std::io::stdout().lock();
+    match cli.command {
+        Command::Graph(GraphCommand::ImportFcos {
+            updates,
+            releases,
+            arch,
+            scheme,
+            output,
+        }) => {
+            let scheme = match scheme {
+                SchemeArg::Checksum => fcos::Scheme::Checksum,
+                SchemeArg::Oci => fcos::Scheme::Oci,
+                SchemeArg::Both => fcos::Scheme::Both,
+            };
+            let opts = fcos::Options { arch, scheme };
+            cmd::graph::import_fcos(out, &updates, &releases, &opts, output.as_deref())
+        }
+        Command::Graph(GraphCommand::ImportCincinnati { input, output }) => {
+            cmd::graph::import_cincinnati(out, &input, output.as_deref())
+        }
+        Command::Graph(GraphCommand::Validate { file, format }) => {
+            cmd::graph::validate(out, &file, format.into())
+        }
+        Command::Graph(GraphCommand::Show { file, format }) => {
+            let format = match format {
+                ShowArg::Text => ShowFormat::Text,
+                ShowArg::Dot => ShowFormat::Dot,
+            };
+            cmd::graph::show(out, &file, format)
+        }
+        Command::Plan(a) => {
+            let target = match a.booted {
+                Some(b) => cmd::plan::Target::Booted(b),
+                None => cmd::plan::Target::All,
+            };
+            let args = cmd::plan::Args {
+                graph: a.graph,
+                target,
+                wariness: a.wariness,
+                machine_id: a.machine_id,
+                now: a.now,
+                denylist: a.deny,
+                format: a.format.into(),
+            };
+            cmd::plan::run(out, &args)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BOOTC_CHECKPOINT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(Cli::parse()) {
+        Ok(Exit::Success) => ExitCode::SUCCESS,
+        Ok(Exit::Failure) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -4,6 +4,8 @@
 //! mandatory checkpoint, and stages each hop pinned by digest while remembering the tag it
 //! follows. This crate holds all of it; the `bootc-checkpoint` binary only parses arguments.
 
+pub mod cmd;
+pub mod fsutil;
 pub mod graph;
 pub mod plan;
 pub mod rollout;

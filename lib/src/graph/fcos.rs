@@ -189,6 +189,8 @@ pub fn import(
         else {
             continue;
         };
+        // Cincinnati offers only barriers and rollouts as targets.
+        rel.offered = false;
         if let Some(m) = updates.markers.get(&entry.version) {
             apply_markers(&mut rel, m, &mut notes).map_err(|p| invalid(vec![p]))?;
         }

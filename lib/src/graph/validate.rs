@@ -50,6 +50,21 @@ pub fn validate(graph: &mut UpdateGraph) -> Report {
         }
     }
     dedupe_identical(graph, &mut r);
+    let unpinned: Vec<usize> = (graph.releases.iter().enumerate())
+        .filter(|(_, r)| r.is_target() && !r.is_pinned())
+        .map(|(i, _)| i)
+        .collect();
+    if let Some(&first) = unpinned.first() {
+        r.warnings.push(Problem::new(
+            format!("$.releases[{first}]"),
+            format!(
+                "{} update target(s) have no digest or commit, starting with {:?}: nodes \
+                 never stage a release until it is pinned",
+                unpinned.len(),
+                graph.releases[first].version
+            ),
+        ));
+    }
     let mut by_digest: HashMap<&str, usize> = HashMap::new();
     let mut by_commit: HashMap<&str, usize> = HashMap::new();
     for (i, rel) in graph.releases.iter().enumerate() {
@@ -126,12 +141,6 @@ fn check_release(rel: &Release, i: usize, r: &mut Report) {
                 "rollout on a release that is not offered has no effect",
             ));
         }
-    }
-    if !rel.is_pinned() && rel.is_target() {
-        r.warnings.push(Problem::new(
-            format!("$.releases[{i}]"),
-            "no digest or commit: nodes will not stage this release until it is pinned",
-        ));
     }
 }
 

@@ -1,0 +1,28 @@
+//! Small filesystem helpers over `cap_std` directory handles.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use cap_std_ext::cap_std::{ambient_authority, fs::Dir};
+use cap_std_ext::dirext::CapStdExtDirExt;
+
+/// Read a whole file, naming it in the error.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Replace `path` atomically: write a temp file beside it, fsync, rename, fsync the directory.
+/// A crash leaves either the old or the new content, never a torn file.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} does not name a file", path.display()))?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = Dir::open_ambient_dir(parent, ambient_authority())
+        .with_context(|| format!("opening directory {}", parent.display()))?;
+    dir.atomic_write(name, contents)
+        .with_context(|| format!("writing {}", path.display()))
+}
