@@ -22,6 +22,8 @@ enum Command {
     Graph(GraphCommand),
     /// Plan the path from a booted release through every checkpoint.
     Plan(PlanArgs),
+    /// Walk through the bundled example graph: checkpoints, a dead-end, a rollout.
+    Demo,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             };
             cmd::graph::show(out, &file, format)
         }
+        Command::Demo => cmd::demo::run(out),
         Command::Plan(a) => {
             let target = match a.booted {
                 Some(b) => cmd::plan::Target::Booted(b),

@@ -127,7 +127,7 @@ pub fn show(out: &mut dyn Write, path: &Path, format: ShowFormat) -> Result<Exit
     Ok(Exit::Success)
 }
 
-fn render_text(g: &UpdateGraph) -> String {
+pub(super) fn render_text(g: &UpdateGraph) -> String {
     let mut s = String::new();
     let m = &g.metadata;
     let _ = writeln!(

@@ -94,7 +94,7 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
-fn render(plan: &Plan) -> String {
+pub(super) fn render(plan: &Plan) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "booted:  {}", plan.booted);
     let _ = writeln!(s, "status:  {}", status_word(plan.status));
