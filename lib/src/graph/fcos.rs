@@ -334,7 +334,7 @@ fn payload_release(
         let has_arch = entry
             .architectures
             .as_ref()
-            .is_none_or(|a| a.iter().any(|x| *x == opts.arch));
+            .is_none_or(|a| a.contains(&opts.arch));
         return Ok(has_arch.then(|| (Release::new(&entry.version), None)));
     }
     let mut commit = None;
