@@ -58,7 +58,10 @@ pub fn throttle(rollout: &Rollout, now: i64) -> f64 {
     match rollout.duration_minutes {
         Some(minutes) => {
             let minutes = minutes.max(1);
-            let end = start + minutes.saturating_mul(60) as i64;
+            // Saturating, unlike Cincinnati (whose i64 math wraps for absurd durations): a huge
+            // duration must mean "slow", never "already complete".
+            let seconds = i64::try_from(minutes.saturating_mul(60)).unwrap_or(i64::MAX);
+            let end = start.saturating_add(seconds);
             let rate = (1.0 - start_value) / end.saturating_sub(start) as f64;
             if now < start {
                 0.0
@@ -111,6 +114,16 @@ mod tests {
             (ro(1000, None, Some(0)), 1030, 0.5),
             (ro(1000, None, Some(0)), 1061, 1.0),
         ];
+        // Absurd durations saturate instead of wrapping to "complete" (or panicking).
+        assert!(throttle(&ro(1_700_000_000, None, Some(1 << 58)), 1_700_003_600) < 1e-9);
+        let huge = ro(1_700_000_000, None, Some(u64::MAX));
+        assert!(throttle(&huge, 1_700_003_600) < 1e-9);
+        assert!(
+            throttle(
+                &ro(1_700_000_000, None, Some(153_722_867_252_579_597)),
+                1_700_003_600
+            ) < 1e-9
+        );
         for (r, now, want) in table {
             assert_eq!(throttle(&r, now), want, "{r:?} at {now}");
         }

@@ -9,6 +9,9 @@ use super::model::{Release, UpdateGraph, API_VERSION, KIND};
 /// Digest algorithms a release digest may use, with their hex length.
 const DIGEST_ALGORITHMS: &[(&str, usize)] = &[("sha256", 64), ("sha512", 128)];
 
+/// Longest rollout accepted: 100 years, far beyond any real one, far below overflow.
+const MAX_ROLLOUT_MINUTES: u64 = 100 * 365 * 24 * 60;
+
 /// What validation found: errors make the graph unusable; warnings are worth a look.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -134,6 +137,15 @@ fn check_release(rel: &Release, i: usize, r: &mut Report) {
                     format!("{p} is out of range: a fraction of the fleet from 0.0 to 1.0"),
                 ));
             }
+        }
+        if ro.duration_minutes.is_some_and(|m| m > MAX_ROLLOUT_MINUTES) {
+            r.errors.push(Problem::new(
+                at("rollout.durationMinutes"),
+                format!(
+                    "{} minutes is out of range (at most {MAX_ROLLOUT_MINUTES}, 100 years)",
+                    ro.duration_minutes.unwrap_or_default()
+                ),
+            ));
         }
         if !rel.offered {
             r.warnings.push(Problem::new(
