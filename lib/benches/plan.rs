@@ -106,9 +106,13 @@ fn epoch(s: &str) -> i64 {
 fn bench_replay(c: &mut Criterion) {
     let revisions = history();
     assert_eq!(revisions.len(), 691);
-    let opts = fcos::Options { arch: "x86_64".into(), scheme: fcos::Scheme::Both };
-    let policies: Vec<Policy> =
-        [0.0, 0.5, 1.0].map(|w| Policy::new(Wariness::new(w).unwrap())).to_vec();
+    let opts = fcos::Options {
+        arch: "x86_64".into(),
+        scheme: fcos::Scheme::Both,
+    };
+    let policies: Vec<Policy> = [0.0, 0.5, 1.0]
+        .map(|w| Policy::new(Wariness::new(w).unwrap()))
+        .to_vec();
     let mut group = c.benchmark_group("fcos_history_replay");
     group.sample_size(10);
     group.throughput(Throughput::Elements(revisions.len() as u64));
