@@ -254,3 +254,56 @@ fn check_edges(
         Err(problems)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(v: &str, age: u32, extra: &str) -> String {
+        format!(
+            r#"{{"version":"{v}","payload":"{:064x}","metadata":{{"org.fedoraproject.coreos.scheme":"checksum","org.fedoraproject.coreos.releases.age_index":"{age}"{extra}}}}}"#,
+            age + 1
+        )
+    }
+
+    #[test]
+    fn orders_by_age_and_maps_metadata() {
+        let barrier = r#","org.fedoraproject.coreos.updates.barrier":"true","org.fedoraproject.coreos.updates.barrier_reason":"why""#;
+        let doc = format!(
+            r#"{{"nodes":[{},{},{}],"edges":[[1,0],[0,2]]}}"#,
+            node("b", 1, barrier),
+            node("a", 0, ""),
+            node("c", 2, "")
+        );
+        let g = import(doc.as_bytes(), "g.json").unwrap();
+        let versions: Vec<_> = g.releases.iter().map(|r| r.version.as_str()).collect();
+        assert_eq!(versions, ["a", "b", "c"]);
+        assert_eq!(g.releases[1].checkpoint.as_ref().unwrap().reason, "why");
+        assert!(!g.releases[0].offered && g.releases[2].offered);
+    }
+
+    #[test]
+    fn refuses_edges_the_rules_cannot_express() {
+        let barrier = r#","org.fedoraproject.coreos.updates.barrier":"true""#;
+        // a -> c skips the checkpoint b.
+        let doc = format!(
+            r#"{{"nodes":[{},{},{}],"edges":[[0,1],[0,2],[1,2]]}}"#,
+            node("a", 0, ""),
+            node("b", 1, barrier),
+            node("c", 2, "")
+        );
+        let err = import(doc.as_bytes(), "g.json").unwrap_err().to_string();
+        assert!(
+            err.contains("edge a (node 0) -> c (node 2) does not follow"),
+            "{err}"
+        );
+        let out_of_range = r#"{"nodes":[],"edges":[[0,1]]}"#;
+        let err = import(out_of_range.as_bytes(), "g.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("$.edges[0]: edge [0, 1] names a node outside 0..0"),
+            "{err}"
+        );
+    }
+}

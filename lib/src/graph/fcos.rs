@@ -78,8 +78,29 @@ struct ReasonIn {
 #[derive(Debug, Deserialize)]
 struct RolloutIn {
     start_epoch: Option<Lenient<i64>>,
+    /// `start_value` in the 2019 schema.
+    #[serde(alias = "start_value")]
     start_percentage: Option<Lenient<f64>>,
     duration_minutes: Option<Lenient<u64>>,
+}
+
+impl RolloutIn {
+    /// The rollout's numbers, parsing the 2019 schema's strings; `at` locates the object.
+    fn numbers(self, at: &str) -> Result<RawRollout, Problem> {
+        let field = |f: &str| format!("{at}.{f}");
+        Ok(RawRollout {
+            start_epoch: self
+                .start_epoch
+                .map(|v| v.get(&field("start_epoch")))
+                .transpose()?,
+            start_value: (self.start_percentage)
+                .map(|v| v.get(&field("start_percentage")))
+                .transpose()?,
+            duration_minutes: (self.duration_minutes)
+                .map(|v| v.get(&field("duration_minutes")))
+                .transpose()?,
+        })
+    }
 }
 
 /// The 2019 schema: `{"updates":{"barriers":[…],"deadends":[…],"rollouts":[…]}}`, numbers as
@@ -109,9 +130,8 @@ struct LegacyMarker {
 #[derive(Debug, Deserialize)]
 struct LegacyRollout {
     version: String,
-    start_epoch: Option<Lenient<i64>>,
-    start_value: Option<Lenient<f64>>,
-    duration_minutes: Option<Lenient<u64>>,
+    #[serde(flatten)]
+    rollout: RolloutIn,
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,24 +259,10 @@ fn parse_updates(bytes: &[u8], file: &str) -> Result<Updates, GraphError> {
             markers.entry(d.version).or_default().deadend = Some(d.reason);
         }
         for (i, r) in doc.updates.rollouts.into_iter().enumerate() {
-            let at = |f: &str| format!("$.updates.rollouts[{i}].{f}");
-            let raw = RawRollout {
-                start_epoch: r
-                    .start_epoch
-                    .map(|v| v.get(&at("start_epoch")))
-                    .transpose()
-                    .map_err(bad)?,
-                start_value: r
-                    .start_value
-                    .map(|v| v.get(&at("start_value")))
-                    .transpose()
-                    .map_err(bad)?,
-                duration_minutes: r
-                    .duration_minutes
-                    .map(|v| v.get(&at("duration_minutes")))
-                    .transpose()
-                    .map_err(bad)?,
-            };
+            let raw = r
+                .rollout
+                .numbers(&format!("$.updates.rollouts[{i}]"))
+                .map_err(bad)?;
             merge_rollout(&mut markers.entry(r.version).or_default().rollout, raw);
         }
         return Ok(Updates {
@@ -267,7 +273,6 @@ fn parse_updates(bytes: &[u8], file: &str) -> Result<Updates, GraphError> {
     }
     let doc: UpdatesDoc = from_value(value, file)?;
     for (i, e) in doc.releases.into_iter().enumerate() {
-        let at = |f: &str| format!("$.releases[{i}].metadata.rollout.{f}");
         if e.version.trim().is_empty() {
             return Err(bad(Problem::new(
                 format!("$.releases[{i}].version"),
@@ -282,23 +287,9 @@ fn parse_updates(bytes: &[u8], file: &str) -> Result<Updates, GraphError> {
             m.deadend = Some(d.reason);
         }
         if let Some(r) = e.metadata.rollout {
-            let raw = RawRollout {
-                start_epoch: r
-                    .start_epoch
-                    .map(|v| v.get(&at("start_epoch")))
-                    .transpose()
-                    .map_err(bad)?,
-                start_value: r
-                    .start_percentage
-                    .map(|v| v.get(&at("start_percentage")))
-                    .transpose()
-                    .map_err(bad)?,
-                duration_minutes: r
-                    .duration_minutes
-                    .map(|v| v.get(&at("duration_minutes")))
-                    .transpose()
-                    .map_err(bad)?,
-            };
+            let raw = r
+                .numbers(&format!("$.releases[{i}].metadata.rollout"))
+                .map_err(bad)?;
             merge_rollout(&mut m.rollout, raw);
         }
     }
@@ -426,4 +417,129 @@ fn epoch_of(rfc3339: &str) -> Option<u64> {
     DateTime::parse_from_rfc3339(rfc3339)
         .ok()
         .and_then(|t| u64::try_from(t.timestamp()).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> Options {
+        Options {
+            arch: "x86_64".into(),
+            scheme: Scheme::Both,
+        }
+    }
+
+    const INDEX: &str = r#"{"releases":[
+        {"version":"1","commits":[{"architecture":"x86_64","checksum":"1111111111111111111111111111111111111111111111111111111111111111"}]},
+        {"version":"2","commits":[{"architecture":"aarch64","checksum":"2222222222222222222222222222222222222222222222222222222222222222"}]},
+        {"version":"3","oci-images":[{"architecture":"x86_64","image":"quay.io/x/os","digest-ref":"quay.io/x/os@sha256:3333333333333333333333333333333333333333333333333333333333333333"}]}]}"#;
+
+    #[test]
+    fn payloads_markers_and_arch_filter() {
+        let updates = r#"{"stream":"s","metadata":{"last-modified":"2024-01-01T00:00:00Z"},"releases":[
+            {"version":"3","metadata":{"barrier":{"reason":"r"}}},
+            {"version":"9","metadata":{"rollout":{}}}]}"#;
+        let imp = import(
+            updates.as_bytes(),
+            "u.json",
+            INDEX.as_bytes(),
+            "r.json",
+            &opts(),
+        )
+        .unwrap();
+        let g = imp.graph;
+        let versions: Vec<_> = g.releases.iter().map(|r| r.version.as_str()).collect();
+        assert_eq!(versions, ["1", "3"], "release 2 has no x86_64 payload");
+        assert!(!g.releases[0].offered && g.releases[0].commit.is_some());
+        assert_eq!(g.releases[1].checkpoint.as_ref().unwrap().reason, "r");
+        assert_eq!(g.metadata.image.as_deref(), Some("quay.io/x/os"));
+        assert_eq!(g.metadata.serial, Some(1_704_067_200));
+        assert!(imp
+            .notes
+            .iter()
+            .any(|n| n.message.contains("9 is not in the release index")));
+        let checksum_only = Options {
+            scheme: Scheme::Checksum,
+            ..opts()
+        };
+        let g = import(
+            updates.as_bytes(),
+            "u.json",
+            INDEX.as_bytes(),
+            "r.json",
+            &checksum_only,
+        )
+        .unwrap()
+        .graph;
+        assert_eq!(
+            g.releases.len(),
+            1,
+            "Cincinnati's checksum scope drops OCI-only releases"
+        );
+    }
+
+    #[test]
+    fn legacy_numbers_as_strings_and_errors_with_paths() {
+        let legacy = r#"{"updates":{"barriers":[],"deadends":[{"version":"1","reason":"x"}],
+            "rollouts":[{"version":"3","start_epoch":"1565017200","start_value":"0.5","duration_minutes":"120"}]}}"#;
+        let g = import(
+            legacy.as_bytes(),
+            "u.json",
+            INDEX.as_bytes(),
+            "r.json",
+            &opts(),
+        )
+        .unwrap()
+        .graph;
+        let ro = g.releases[1].rollout.as_ref().unwrap();
+        assert_eq!(ro.start.unwrap().timestamp(), 1_565_017_200);
+        assert_eq!(
+            (ro.start_percentage, ro.duration_minutes),
+            (Some(0.5), Some(120))
+        );
+        assert!(g.releases[0].deadend.is_some());
+
+        let bad = legacy.replace("\"120\"", "\"two hours\"");
+        let err = import(
+            bad.as_bytes(),
+            "u.json",
+            INDEX.as_bytes(),
+            "r.json",
+            &opts(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "u.json: $.updates.rollouts[0].duration_minutes: \"two hours\" is not a valid number here"
+        );
+        let negative = r#"{"stream":"s","releases":[{"version":"3","metadata":{"rollout":{"start_percentage":-0.5}}}]}"#;
+        let err = import(
+            negative.as_bytes(),
+            "u.json",
+            INDEX.as_bytes(),
+            "r.json",
+            &opts(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("start_percentage -0.5 is negative"),
+            "{err}"
+        );
+        let unpinned = INDEX.replace("quay.io/x/os@sha256", "quay.io/x/os:sha256");
+        let err = import(
+            b"{\"stream\":\"s\",\"releases\":[]}",
+            "u.json",
+            unpinned.as_bytes(),
+            "r.json",
+            &opts(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("$.releases[2].oci-images[0].digest-ref"),
+            "{err}"
+        );
+    }
 }
