@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::{emit, load_graph, Exit, Format};
-use crate::graph::{cincinnati, edges, fcos, GraphError, UpdateGraph};
+use crate::graph::{cincinnati, edges, fcos, UpdateGraph};
 use crate::spec::{Finding, ValidationReport, Versioned};
 
 /// `graph import-fcos`: FCOS updates metadata + release index → native graph.
@@ -45,7 +45,7 @@ pub fn validate(out: &mut dyn Write, path: &Path, format: Format) -> Result<Exit
     let bytes = crate::fsutil::read(path)?;
     let (errors, warnings, summary) = match UpdateGraph::parse(&bytes, &file) {
         Ok(p) => (Vec::new(), p.warnings, Some(summarize(&p.graph))),
-        Err(e @ (GraphError::Syntax { .. } | GraphError::Invalid { .. })) => (
+        Err(e) => (
             e.problems().into_iter().cloned().collect(),
             Vec::new(),
             None,
