@@ -24,6 +24,33 @@ enum Command {
     Plan(PlanArgs),
     /// Walk through the bundled example graph: checkpoints, a dead-end, a rollout.
     Demo,
+    /// Plan and stage the next hop of the journey (a checkpoint pinned by digest, or the final
+    /// target).
+    Upgrade {
+        /// Only report what would be staged.
+        #[arg(long, conflicts_with = "apply")]
+        check: bool,
+        /// Reboot (systemctl reboot) when a hop was staged on the running system.
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        common: JourneyArgs,
+    },
+    /// After a boot: record the booted hop and stage the next one.
+    Resume {
+        #[command(flatten)]
+        common: JourneyArgs,
+    },
+    /// Deployments, the journey and what happens next.
+    Status {
+        #[command(flatten)]
+        common: JourneyArgs,
+    },
+    /// End the journey; the host keeps following its tracked reference.
+    Cancel {
+        #[command(flatten)]
+        common: JourneyArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +122,45 @@ struct PlanArgs {
     format: FormatArg,
 }
 
+#[derive(Debug, clap::Args)]
+struct JourneyArgs {
+    /// Act on this sysroot instead of the running system. An offline sysroot (tests, image
+    /// builds) is deployed to directly and its default deployment counts as the current one.
+    #[arg(long)]
+    sysroot: Option<PathBuf>,
+    /// Where the journey state lives.
+    #[arg(long, default_value = checkpoint_engine::state::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+    /// Update graph source (a file path or file:PATH); default: the journey's.
+    #[arg(long)]
+    graph: Option<String>,
+    /// Rollout wariness in [0, 1]; default: derived from the machine id.
+    #[arg(long)]
+    wariness: Option<f64>,
+    /// Machine id file used when no wariness is given.
+    #[arg(long, default_value = "/etc/machine-id")]
+    machine_id: PathBuf,
+    /// Act as of this Unix time (seconds); default: now.
+    #[arg(long, allow_negative_numbers = true)]
+    now: Option<i64>,
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+}
+
+impl From<JourneyArgs> for cmd::journey::Common {
+    fn from(a: JourneyArgs) -> Self {
+        Self {
+            sysroot: a.sysroot,
+            state_dir: a.state_dir,
+            graph: a.graph,
+            wariness: a.wariness,
+            machine_id: a.machine_id,
+            now: a.now,
+            format: a.format.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum FormatArg {
     Text,
@@ -162,6 +228,24 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             cmd::graph::show(out, &file, format)
         }
         Command::Demo => cmd::demo::run(out),
+        Command::Upgrade {
+            check,
+            apply,
+            common,
+        } => cmd::journey::run(
+            out,
+            &common.into(),
+            cmd::journey::Action::Upgrade { check, apply },
+        ),
+        Command::Resume { common } => {
+            cmd::journey::run(out, &common.into(), cmd::journey::Action::Resume)
+        }
+        Command::Status { common } => {
+            cmd::journey::run(out, &common.into(), cmd::journey::Action::Status)
+        }
+        Command::Cancel { common } => {
+            cmd::journey::run(out, &common.into(), cmd::journey::Action::Cancel)
+        }
         Command::Plan(a) => {
             let target = match a.booted {
                 Some(b) => cmd::plan::Target::Booted(b),

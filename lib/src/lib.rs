@@ -5,8 +5,17 @@
 //! follows. This crate holds all of it; the `bootc-checkpoint` binary only parses arguments.
 
 pub mod cmd;
+pub mod engine;
 pub mod fsutil;
 pub mod graph;
+pub mod host;
 pub mod plan;
 pub mod rollout;
+pub mod sources;
 pub mod spec;
+pub mod state;
+
+// Re-exported so the binary and integration tests use the very same ostree/gio/glib and tokio
+// as the engine (a second copy of the glib bindings would not interoperate).
+pub use ostree_ext;
+pub use tokio;

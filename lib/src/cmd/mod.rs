@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod graph;
+pub mod journey;
 pub mod plan;
 
 use std::io::Write;

@@ -71,7 +71,7 @@ pub fn run(out: &mut dyn Write, args: &Args) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn machine_wariness(path: &Path) -> Result<Wariness> {
+pub(super) fn machine_wariness(path: &Path) -> Result<Wariness> {
     let id = std::fs::read_to_string(path).with_context(|| {
         format!(
             "deriving rollout wariness from {} (or pass --wariness)",

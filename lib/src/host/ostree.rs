@@ -1,0 +1,265 @@
+//! The native backend: a libostree sysroot, container images through ostree-ext.
+//!
+//! A checkpoint is imported from `repo@sha256:…` with ostree-ext's *target* reference set to
+//! the tracked tag, so the new deployment's origin keeps `container-image-reference=…:tag` and a
+//! plain `bootc upgrade` / `ostree container image deploy` follows the tag again afterwards.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use ostree_ext::container::deploy::{DeployOpts, ORIGIN_CONTAINER};
+use ostree_ext::container::store::{query_image_commit, ImageProxyConfig};
+use ostree_ext::container::{ImageReference, OstreeImageReference};
+use ostree_ext::containers_image_proxy::ImageProxy;
+use ostree_ext::keyfileext::KeyFileExt;
+use ostree_ext::ostree;
+use ostree_ext::ostree::gio;
+use ostree_ext::ostree::glib;
+
+use super::{Deployment, Host, HostStatus, Mode, Origin, Pin, StageError, Staged};
+use crate::state::Tracked;
+
+/// A libostree sysroot.
+#[derive(Debug)]
+pub struct OstreeHost {
+    sysroot: ostree::Sysroot,
+    path: String,
+    mode: Mode,
+}
+
+impl OstreeHost {
+    /// Open the sysroot at `path`, or the running system's (`/`) when `None`.
+    pub fn open(path: Option<&Path>) -> Result<Self> {
+        let sysroot = match path {
+            Some(p) => ostree::Sysroot::new(Some(&gio::File::for_path(p))),
+            None => ostree::Sysroot::new_default(),
+        };
+        let label = path
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "/".into());
+        sysroot
+            .load(gio::Cancellable::NONE)
+            .with_context(|| format!("loading ostree sysroot {label}"))?;
+        let mode = if sysroot.is_booted() {
+            Mode::Booted
+        } else {
+            Mode::Offline
+        };
+        Ok(Self {
+            sysroot,
+            path: label,
+            mode,
+        })
+    }
+
+    fn describe(&self, d: &ostree::Deployment) -> Result<Deployment> {
+        let commit = d.csum().to_string();
+        let origin = origin_of(d)?;
+        let repo = self.sysroot.repo();
+        let (digest, version) = match &origin {
+            Origin::Container { .. } => match query_image_commit(&repo, &commit) {
+                Ok(state) => (
+                    Some(state.manifest_digest.to_string()),
+                    state.version().map(str::to_string),
+                ),
+                Err(_) => (None, commit_version(&repo, &commit)?),
+            },
+            _ => (None, commit_version(&repo, &commit)?),
+        };
+        Ok(Deployment {
+            stateroot: d.osname().to_string(),
+            index: d.index(),
+            commit,
+            version,
+            digest,
+            origin,
+            staged: d.is_staged(),
+            pinned: d.is_pinned(),
+        })
+    }
+
+    fn stateroot(&self) -> Option<String> {
+        self.sysroot
+            .booted_deployment()
+            .or_else(|| self.sysroot.deployments().into_iter().next())
+            .map(|d| d.osname().to_string())
+    }
+}
+
+fn origin_of(d: &ostree::Deployment) -> Result<Origin> {
+    let Some(kf) = d.origin() else {
+        return Ok(Origin::Unknown);
+    };
+    if let Some(imgref) = kf.optional_string("origin", ORIGIN_CONTAINER)? {
+        return Ok(Origin::Container {
+            imgref: imgref.to_string(),
+        });
+    }
+    if let Some(refspec) = kf.optional_string("origin", "refspec")? {
+        return Ok(Origin::Ostree {
+            refspec: refspec.to_string(),
+            override_commit: kf
+                .optional_string("origin", "override-commit")?
+                .map(|s| s.to_string()),
+        });
+    }
+    Ok(Origin::Unknown)
+}
+
+fn commit_version(repo: &ostree::Repo, commit: &str) -> Result<Option<String>> {
+    let (v, _) = repo
+        .load_commit(commit)
+        .with_context(|| format!("loading commit {commit}"))?;
+    let meta = glib::VariantDict::new(Some(&v.child_value(0)));
+    Ok(meta.lookup::<String>("version").ok().flatten())
+}
+
+fn parse_tracked(imgref: &str) -> Result<OstreeImageReference> {
+    OstreeImageReference::try_from(imgref)
+        .with_context(|| format!("parsing tracked image reference {imgref:?}"))
+}
+
+/// Registry access as the host configures it (auth files, `registries.conf`), through skopeo.
+fn proxy_config() -> ImageProxyConfig {
+    ImageProxyConfig::default()
+}
+
+impl Host for OstreeHost {
+    fn status(&self) -> Result<HostStatus> {
+        let all = self.sysroot.deployments();
+        let booted = self.sysroot.booted_deployment();
+        let mut described = Vec::with_capacity(all.len());
+        for d in &all {
+            described.push(self.describe(d)?);
+        }
+        let (current, pending, rollback) = match (self.mode, &booted) {
+            (Mode::Booted, Some(b)) => {
+                let cur = described.iter().position(|d| d.index == b.index());
+                let pend = described
+                    .iter()
+                    .position(|d| d.staged)
+                    .or_else(|| (cur != Some(0) && !described.is_empty()).then_some(0));
+                let rb = described
+                    .iter()
+                    .position(|d| Some(d.index) > cur.map(|c| described[c].index));
+                (cur, pend, rb)
+            }
+            _ => (
+                (!described.is_empty()).then_some(0),
+                None,
+                (described.len() > 1).then_some(1),
+            ),
+        };
+        let pick = |i: Option<usize>| i.map(|i| described[i].clone());
+        let used = [current, pending, rollback];
+        let other = described
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used.contains(&Some(*i)))
+            .map(|(_, d)| d.clone())
+            .collect();
+        Ok(HostStatus {
+            mode: self.mode,
+            current: pick(current),
+            pending: pick(pending),
+            rollback: pick(rollback),
+            other,
+        })
+    }
+
+    async fn resolve(&self, tracked: &Tracked) -> Result<Option<String>> {
+        let Tracked::Container { imgref } = tracked else {
+            return Ok(None);
+        };
+        let target = parse_tracked(imgref)?;
+        let name = target.imgref.to_string();
+        let proxy = ImageProxy::new_with_config(proxy_config())
+            .await
+            .context("starting the container image proxy (skopeo)")?;
+        let img = proxy
+            .open_image(&name)
+            .await
+            .with_context(|| format!("looking up {name}"))?;
+        let (digest, _) = proxy
+            .fetch_manifest(&img)
+            .await
+            .with_context(|| format!("fetching the manifest of {name}"))?;
+        proxy.close_image(&img).await?;
+        Ok(Some(digest))
+    }
+
+    async fn stage(&self, pin: &Pin, tracked: &Tracked) -> Result<Staged, StageError> {
+        let (Pin::Digest(digest), Tracked::Container { imgref }) = (pin, tracked) else {
+            return Err(StageError::Failed(anyhow!(
+                "the ostree backend stages container images pinned by digest; \
+                 {pin:?} for {tracked:?} is not supported yet"
+            )));
+        };
+        let target = parse_tracked(imgref)?;
+        let (repo, _) = super::split_image_name(&target.imgref.name);
+        let source = OstreeImageReference {
+            sigverify: target.sigverify.clone(),
+            imgref: ImageReference {
+                transport: target.imgref.transport,
+                name: format!("{repo}@{digest}"),
+            },
+        };
+        // A missing image blocks the journey (publish it); any other failure is retried.
+        let proxy = ImageProxy::new_with_config(proxy_config())
+            .await
+            .context("starting the container image proxy (skopeo)")?;
+        let found = proxy
+            .open_image_optional(&source.imgref.to_string())
+            .await
+            .with_context(|| format!("looking up {}", source.imgref))?;
+        match found {
+            Some(img) => proxy.close_image(&img).await.map_err(anyhow::Error::from)?,
+            None => {
+                return Err(StageError::Blocked(format!(
+                    "{} is not in the registry: push the checkpoint image (or fix the graph)",
+                    source.imgref
+                )))
+            }
+        }
+        drop(proxy);
+        let stateroot = self
+            .stateroot()
+            .ok_or_else(|| anyhow!("{}: no deployment to upgrade", self.path))?;
+        let lock = ostree_ext::sysroot::SysrootLock::new_from_sysroot(&self.sysroot)
+            .await
+            .with_context(|| format!("locking sysroot {}", self.path))?;
+        let mut opts = DeployOpts::default();
+        opts.target_imgref = Some(&target);
+        opts.proxy_cfg = Some(proxy_config());
+        let state = ostree_ext::container::deploy::deploy(&lock, &stateroot, &source, Some(opts))
+            .await
+            .with_context(|| format!("deploying {source} (following {target})"))?;
+        drop(lock);
+        self.sysroot
+            .load_if_changed(gio::Cancellable::NONE)
+            .context("reloading sysroot")?;
+        Ok(Staged {
+            commit: state.merge_commit.clone(),
+            digest: Some(state.manifest_digest.to_string()),
+            version: state.version().map(str::to_string),
+        })
+    }
+
+    fn cleanup_pending(&self) -> Result<()> {
+        let all = self.sysroot.deployments();
+        if !all.iter().any(|d| d.is_staged()) {
+            return Ok(());
+        }
+        self.sysroot
+            .lock()
+            .with_context(|| format!("locking sysroot {}", self.path))?;
+        // Writing the deployment list without the staged one removes it.
+        let keep: Vec<_> = all.into_iter().filter(|d| !d.is_staged()).collect();
+        let r = self
+            .sysroot
+            .write_deployments(&keep, gio::Cancellable::NONE)
+            .context("removing the staged deployment");
+        self.sysroot.unlock();
+        r
+    }
+}
