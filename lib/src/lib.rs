@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod graph;
 pub mod host;
 pub mod plan;
+pub mod registry;
 pub mod rollout;
 pub mod sources;
 pub mod spec;

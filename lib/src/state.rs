@@ -291,7 +291,7 @@ impl State {
 /// (corrupt, newer) versus plain I/O failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{path}: journey state is corrupt ({detail}); refusing to act. The file is kept as is: inspect it, then fix or remove it (bootc-checkpoint cancel --force does not touch it)")]
+    #[error("{path}: journey state is corrupt ({detail}); refusing to act. The file is kept as is: inspect it, then fix or remove it")]
     Corrupt { path: String, detail: String },
     #[error("{path}: journey state has schema version {found}, newer than {supported} understood by this build; refusing to act (upgrade bootc-checkpoint). The file is kept as is")]
     NewerSchema {

@@ -57,20 +57,21 @@ impl<H: Host> Engine<'_, H> {
 
     fn up_to_date(&self, state: &mut State, plan: Plan) -> Result<Step> {
         // A journey stuck behind a hop it gave up on is not over: say so and keep it.
-        if plan.reason_code == Some(ReasonCode::Denylisted) && state.journey.is_some() {
-            let reason = plan.reason.clone().unwrap_or_default();
-            let j = state.journey.as_mut().expect("checked above");
-            j.phase = Phase::Failed;
-            j.blocked_reason = Some(reason.clone());
-            j.updated_at = self.now;
-            self.store.save(state)?;
-            return Ok(Step {
-                outcome: Outcome::Blocked,
-                message: format!("journey stopped on {}: {reason}", plan.booted),
-                reboot_required: false,
-                plan: Some(plan),
-                journey: state.journey.clone(),
-            });
+        if plan.reason_code == Some(ReasonCode::Denylisted) {
+            if let Some(j) = state.journey.as_mut() {
+                let reason = plan.reason.clone().unwrap_or_default();
+                j.phase = Phase::Failed;
+                j.blocked_reason = Some(reason.clone());
+                j.updated_at = self.now;
+                self.store.save(state)?;
+                return Ok(Step {
+                    outcome: Outcome::Blocked,
+                    message: format!("journey stopped on {}: {reason}", plan.booted),
+                    reboot_required: false,
+                    plan: Some(plan),
+                    journey: state.journey.clone(),
+                });
+            }
         }
         let message = match &plan.reason {
             Some(r) => format!("up to date on {} ({r})", plan.booted),

@@ -10,13 +10,13 @@ use anyhow::{anyhow, Context, Result};
 use ostree_ext::container::deploy::{DeployOpts, ORIGIN_CONTAINER};
 use ostree_ext::container::store::{query_image_commit, ImageProxyConfig};
 use ostree_ext::container::{ImageReference, OstreeImageReference};
-use ostree_ext::containers_image_proxy::ImageProxy;
 use ostree_ext::keyfileext::KeyFileExt;
 use ostree_ext::ostree;
 use ostree_ext::ostree::gio;
 use ostree_ext::ostree::glib;
 
 use super::{Deployment, Host, HostStatus, Mode, Origin, Pin, StageError, Staged};
+use crate::registry::RegistryConfig;
 use crate::state::Tracked;
 
 /// A libostree sysroot.
@@ -172,20 +172,11 @@ impl Host for OstreeHost {
             return Ok(None);
         };
         let target = parse_tracked(imgref)?;
-        let name = target.imgref.to_string();
-        let proxy = ImageProxy::new_with_config(proxy_config())
-            .await
-            .context("starting the container image proxy (skopeo)")?;
-        let img = proxy
-            .open_image(&name)
-            .await
-            .with_context(|| format!("looking up {name}"))?;
-        let (digest, _) = proxy
-            .fetch_manifest(&img)
-            .await
-            .with_context(|| format!("fetching the manifest of {name}"))?;
-        proxy.close_image(&img).await?;
-        Ok(Some(digest))
+        RegistryConfig::load()?
+            .manifest_digest(&target.imgref.name)
+            .await?
+            .with_context(|| format!("{} does not exist in the registry", target.imgref.name))
+            .map(Some)
     }
 
     async fn stage(&self, pin: &Pin, tracked: &Tracked) -> Result<Staged, StageError> {
@@ -205,23 +196,16 @@ impl Host for OstreeHost {
             },
         };
         // A missing image blocks the journey (publish it); any other failure is retried.
-        let proxy = ImageProxy::new_with_config(proxy_config())
-            .await
-            .context("starting the container image proxy (skopeo)")?;
-        let found = proxy
-            .open_image_optional(&source.imgref.to_string())
-            .await
-            .with_context(|| format!("looking up {}", source.imgref))?;
-        match found {
-            Some(img) => proxy.close_image(&img).await.map_err(anyhow::Error::from)?,
-            None => {
-                return Err(StageError::Blocked(format!(
-                    "{} is not in the registry: push the checkpoint image (or fix the graph)",
-                    source.imgref
-                )))
-            }
+        if RegistryConfig::load()?
+            .manifest_digest(&source.imgref.name)
+            .await?
+            .is_none()
+        {
+            return Err(StageError::Blocked(format!(
+                "{} is not in the registry: push the checkpoint image (or fix the graph)",
+                source.imgref.name
+            )));
         }
-        drop(proxy);
         let stateroot = self
             .stateroot()
             .ok_or_else(|| anyhow!("{}: no deployment to upgrade", self.path))?;
@@ -231,9 +215,17 @@ impl Host for OstreeHost {
         let mut opts = DeployOpts::default();
         opts.target_imgref = Some(&target);
         opts.proxy_cfg = Some(proxy_config());
+        // libostree's combined cleanup prints to stdout, which would corrupt our JSON output;
+        // clean up explicitly instead and log what was freed.
+        opts.no_clean = true;
         let state = ostree_ext::container::deploy::deploy(&lock, &stateroot, &source, Some(opts))
             .await
             .with_context(|| format!("deploying {source} (following {target})"))?;
+        lock.prepare_cleanup(gio::Cancellable::NONE)
+            .context("cleaning up old deployments")?;
+        let pruned =
+            ostree_ext::container::deploy::prune(&lock).context("pruning the repository")?;
+        tracing::debug!(?pruned, "pruned unreferenced images and objects");
         drop(lock);
         self.sysroot
             .load_if_changed(gio::Cancellable::NONE)
