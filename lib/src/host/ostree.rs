@@ -180,12 +180,42 @@ impl Host for OstreeHost {
     }
 
     async fn stage(&self, pin: &Pin, tracked: &Tracked) -> Result<Staged, StageError> {
-        let (Pin::Digest(digest), Tracked::Container { imgref }) = (pin, tracked) else {
-            return Err(StageError::Failed(anyhow!(
-                "the ostree backend stages container images pinned by digest; \
-                 {pin:?} for {tracked:?} is not supported yet"
-            )));
-        };
+        match (pin, tracked) {
+            (Pin::Digest(digest), Tracked::Container { imgref }) => {
+                self.stage_image(digest, imgref).await
+            }
+            (Pin::Commit(commit), Tracked::Ostree { refspec }) => {
+                self.stage_commit(commit, refspec).await
+            }
+            _ => Err(StageError::Failed(anyhow!(
+                "cannot stage {pin:?} on a host following {tracked:?}: container hosts stage \
+                 digests, ostree-ref hosts stage commits"
+            ))),
+        }
+    }
+
+    fn cleanup_pending(&self) -> Result<()> {
+        let all = self.sysroot.deployments();
+        if !all.iter().any(|d| d.is_staged()) {
+            return Ok(());
+        }
+        self.sysroot
+            .lock()
+            .with_context(|| format!("locking sysroot {}", self.path))?;
+        // Writing the deployment list without the staged one removes it.
+        let keep: Vec<_> = all.into_iter().filter(|d| !d.is_staged()).collect();
+        let r = self
+            .sysroot
+            .write_deployments(&keep, gio::Cancellable::NONE)
+            .context("removing the staged deployment");
+        self.sysroot.unlock();
+        r
+    }
+}
+
+impl OstreeHost {
+    /// Import `repo@digest` with the tracked tag as target reference, then stage or deploy it.
+    async fn stage_image(&self, digest: &str, imgref: &str) -> Result<Staged, StageError> {
         let target = parse_tracked(imgref)?;
         let (repo, _) = super::split_image_name(&target.imgref.name);
         let source = OstreeImageReference {
@@ -237,21 +267,89 @@ impl Host for OstreeHost {
         })
     }
 
-    fn cleanup_pending(&self) -> Result<()> {
-        let all = self.sysroot.deployments();
-        if !all.iter().any(|d| d.is_staged()) {
-            return Ok(());
+    /// Deploy an ostree commit while the origin keeps `refspec=<tracked ref>`; pull it from the
+    /// ref's remote first when the local repository does not have it.
+    async fn stage_commit(&self, commit: &str, refspec: &str) -> Result<Staged, StageError> {
+        let repo = self.sysroot.repo();
+        if repo.load_commit(commit).is_err() {
+            let Some((remote, branch)) = refspec.split_once(':') else {
+                return Err(StageError::Blocked(format!(
+                    "commit {commit} is not in the local repository and {refspec} names no remote"
+                )));
+            };
+            let opts = glib::VariantDict::new(None);
+            opts.insert("refs", vec![branch]);
+            opts.insert("override-commit-ids", vec![commit]);
+            if let Err(e) =
+                repo.pull_with_options(remote, &opts.end(), None, gio::Cancellable::NONE)
+            {
+                if e.matches(gio::IOErrorEnum::NotFound) {
+                    return Err(StageError::Blocked(format!(
+                        "commit {commit} is not on remote {remote}: publish it (or fix the graph)"
+                    )));
+                }
+                return Err(StageError::Failed(
+                    anyhow::Error::new(e).context(format!("pulling {commit} from {remote}")),
+                ));
+            }
         }
-        self.sysroot
-            .lock()
+        let stateroot = self
+            .stateroot()
+            .ok_or_else(|| anyhow!("{}: no deployment to upgrade", self.path))?;
+        let lock = ostree_ext::sysroot::SysrootLock::new_from_sysroot(&self.sysroot)
+            .await
             .with_context(|| format!("locking sysroot {}", self.path))?;
-        // Writing the deployment list without the staged one removes it.
-        let keep: Vec<_> = all.into_iter().filter(|d| !d.is_staged()).collect();
-        let r = self
-            .sysroot
-            .write_deployments(&keep, gio::Cancellable::NONE)
-            .context("removing the staged deployment");
-        self.sysroot.unlock();
-        r
+        let merge = lock.merge_deployment(Some(&stateroot));
+        // A copy of the current origin: same refspec, so `ostree admin upgrade` follows the ref.
+        let origin = glib::KeyFile::new();
+        match merge.as_ref().and_then(|m| m.origin()) {
+            Some(o) => origin
+                .load_from_data(&o.to_data(), glib::KeyFileFlags::KEEP_COMMENTS)
+                .context("copying the deployment origin")?,
+            None => origin.set_string("origin", "refspec", refspec),
+        }
+        let opts = ostree::SysrootDeployTreeOpts::default();
+        let cancel = gio::Cancellable::NONE;
+        if self.mode == Mode::Booted {
+            lock.stage_tree_with_options(
+                Some(&stateroot),
+                commit,
+                Some(&origin),
+                merge.as_ref(),
+                &opts,
+                cancel,
+            )
+            .with_context(|| format!("staging commit {commit}"))?;
+        } else {
+            let d = lock
+                .deploy_tree_with_options(
+                    Some(&stateroot),
+                    commit,
+                    Some(&origin),
+                    merge.as_ref(),
+                    Some(&opts),
+                    cancel,
+                )
+                .with_context(|| format!("deploying commit {commit}"))?;
+            lock.simple_write_deployment(
+                Some(&stateroot),
+                &d,
+                merge.as_ref(),
+                ostree::SysrootSimpleWriteDeploymentFlags::NO_CLEAN,
+                cancel,
+            )
+            .context("writing the new deployment")?;
+            lock.prepare_cleanup(cancel)
+                .context("cleaning up old deployments")?;
+        }
+        drop(lock);
+        self.sysroot
+            .load_if_changed(cancel)
+            .context("reloading sysroot")?;
+        Ok(Staged {
+            commit: commit.to_string(),
+            digest: None,
+            version: commit_version(&repo, commit)?,
+        })
     }
 }
