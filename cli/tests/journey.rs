@@ -177,6 +177,13 @@ fn checkpoint_journey_a_b_c() {
     assert_eq!(status["kind"], "Status");
     assert_eq!(status["host"]["mode"], "offline");
     assert_eq!(status["host"]["current"]["version"], RELEASE_B);
+    assert_eq!(status["host"]["current"]["image"], s.images.image("stable"));
+    assert_eq!(status["host"]["current"]["transport"], "registry");
+    assert_eq!(
+        status["host"]["current"]["digest"],
+        s.images.digest(RELEASE_B)
+    );
+    assert_eq!(status["host"]["rollback"]["version"], RELEASE_A);
     assert_eq!(status["journey"]["phase"], "staged");
 
     // "Reboot" into B, then resume: C is deployed, pinned, still following the tag.

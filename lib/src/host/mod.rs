@@ -51,6 +51,12 @@ pub struct Deployment {
     /// Manifest digest of the container image the deployment came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Container image the deployment follows (`registry/repo:tag`), without transport.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Transport of that image (`registry`, `oci`, `containers-storage`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
     pub origin: Origin,
     pub staged: bool,
     pub pinned: bool,

@@ -66,8 +66,20 @@ impl OstreeHost {
             },
             _ => (None, commit_version(&repo, &commit)?),
         };
+        let (image, transport) = match &origin {
+            Origin::Container { imgref } => match OstreeImageReference::try_from(imgref.as_str()) {
+                Ok(r) => (
+                    Some(r.imgref.name),
+                    Some(transport_name(r.imgref.transport).to_string()),
+                ),
+                Err(_) => (None, None),
+            },
+            _ => (None, None),
+        };
         Ok(Deployment {
             stateroot: d.osname().to_string(),
+            image,
+            transport,
             index: d.index(),
             commit,
             version,
@@ -104,6 +116,19 @@ fn origin_of(d: &ostree::Deployment) -> Result<Origin> {
         });
     }
     Ok(Origin::Unknown)
+}
+
+/// Transport names as bootc's status reports them.
+fn transport_name(t: ostree_ext::container::Transport) -> &'static str {
+    use ostree_ext::container::Transport;
+    match t {
+        Transport::Registry => "registry",
+        Transport::OciDir => "oci",
+        Transport::OciArchive => "oci-archive",
+        Transport::DockerArchive => "docker-archive",
+        Transport::ContainerStorage => "containers-storage",
+        Transport::Dir => "dir",
+    }
 }
 
 fn commit_version(repo: &ostree::Repo, commit: &str) -> Result<Option<String>> {
