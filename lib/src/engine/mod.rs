@@ -97,6 +97,13 @@ impl<H: Host> Engine<'_, H> {
             if j.phase == Phase::Staged && self.hop_is_pending(j, &status) {
                 return Ok(self.waiting(j));
             }
+            let on_hop = j
+                .current_hop()
+                .is_some_and(|h| matches_payload(current, &h.digest, &h.commit));
+            if j.phase == Phase::Staged && on_hop && !check {
+                // The hop booted but resume has not run yet (e.g. the timer came first).
+                return self.resume().await;
+            }
         }
         self.advance(&mut state, &status, current, check).await
     }
