@@ -103,13 +103,7 @@ impl<H: Host> Engine<'_, H> {
         if !check {
             self.set_blocked(state, loaded.identity.clone(), &reason, &plan)?;
         }
-        Ok(Step {
-            outcome: Outcome::Blocked,
-            message: reason,
-            reboot_required: false,
-            plan: Some(plan),
-            journey: state.journey.clone(),
-        })
+        Ok(blocked_step(state, plan, reason))
     }
 
     /// Record a blocked journey (only when one is in progress: an idle host that is blocked
@@ -281,13 +275,7 @@ impl<H: Host> Engine<'_, H> {
             }
             self.set_blocked(state, loaded.identity.clone(), &reason, &plan)?;
         }
-        Ok(Step {
-            outcome: Outcome::Blocked,
-            message: reason,
-            reboot_required: false,
-            plan: Some(plan),
-            journey: state.journey.clone(),
-        })
+        Ok(blocked_step(state, plan, reason))
     }
 
     /// Point the journey at the plan's first hop, starting one when needed.
@@ -315,7 +303,7 @@ impl<H: Host> Engine<'_, H> {
             None => new_journey(self.now, tracked, loaded.identity.clone(), plan),
         };
         j.graph = loaded.identity.clone();
-        j.hops = plan.hops.iter().map(journey_hop).collect();
+        j.hops = plan.hops.iter().map(JourneyHop::from).collect();
         j.current = 0;
         j.phase = Phase::Staging;
         j.attempts = attempts;
@@ -346,7 +334,7 @@ fn new_journey(
     Journey {
         tracked,
         graph,
-        hops: plan.hops.iter().map(journey_hop).collect(),
+        hops: plan.hops.iter().map(JourneyHop::from).collect(),
         current: 0,
         phase: Phase::Staging,
         from: Payload {
@@ -362,12 +350,13 @@ fn new_journey(
     }
 }
 
-fn journey_hop(h: &Hop) -> JourneyHop {
-    JourneyHop {
-        version: h.version.clone(),
-        kind: h.kind.into(),
-        digest: h.digest.clone(),
-        commit: h.commit.clone(),
+fn blocked_step(state: &State, plan: Plan, reason: String) -> Step {
+    Step {
+        outcome: Outcome::Blocked,
+        message: reason,
+        reboot_required: false,
+        plan: Some(plan),
+        journey: state.journey.clone(),
     }
 }
 
