@@ -22,8 +22,19 @@ enum Command {
     Graph(GraphCommand),
     /// Plan the path from a booted release through every checkpoint.
     Plan(PlanArgs),
-    /// Walk through the bundled example graph: checkpoints, a dead-end, a rollout.
-    Demo,
+    /// Run the checkpoint journey for real in a scratch directory (or only the planner).
+    ///
+    /// A local registry with releases A -> B -> C (B a checkpoint, `os:stable` at C), a host on
+    /// A following `os:stable`; then status, upgrade, resume, resume, status through the engine.
+    /// Needs root, docker-registry, skopeo and ostree (not with --plan-only).
+    Demo {
+        /// Only walk through the planner over the bundled example graph (no setup, no root).
+        #[arg(long)]
+        plan_only: bool,
+        /// Keep the scratch directory (sysroot, state, graph, registry storage).
+        #[arg(long, conflicts_with = "plan_only")]
+        keep: bool,
+    },
     /// Plan and stage the next hop of the journey (a checkpoint pinned by digest, or the final
     /// target).
     Upgrade {
@@ -143,6 +154,9 @@ struct JourneyArgs {
     /// Act as of this Unix time (seconds); default: now.
     #[arg(long, allow_negative_numbers = true)]
     now: Option<i64>,
+    /// Use this registries.conf instead of the host's (like skopeo --registries-conf).
+    #[arg(long)]
+    registries_conf: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
 }
@@ -156,6 +170,7 @@ impl From<JourneyArgs> for cmd::journey::Common {
             wariness: a.wariness,
             machine_id: a.machine_id,
             now: a.now,
+            registries_conf: a.registries_conf,
             format: a.format.into(),
         }
     }
@@ -227,7 +242,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             };
             cmd::graph::show(out, &file, format)
         }
-        Command::Demo => cmd::demo::run(out),
+        Command::Demo { plan_only, keep } => {
+            cmd::demo::run(out, &cmd::demo::Args { plan_only, keep })
+        }
         Command::Upgrade {
             check,
             apply,

@@ -293,7 +293,9 @@ fn import_cincinnati_and_show_dot() {
 
 #[test]
 fn demo_runs() {
-    let (code, out, _) = run(bin().arg("demo"));
-    assert_eq!(code, 0);
+    // The planner walk-through alone; the real journey is `tests/demo.rs`.
+    let (code, out, err) = run(bin().args(["demo", "--plan-only"]));
+    assert_eq!(code, 0, "{err}");
     assert!(out.contains("checkpoint sha256:1430e38e"), "{out}");
+    assert!(!out.contains("$DEMO"), "{out}");
 }

@@ -76,14 +76,10 @@ impl Scenario {
             .arg(self.state_dir())
             .args(["--wariness", "0", "--format", "json"])
             .args(extra)
-            // skopeo 1.9.3 ignores CONTAINERS_REGISTRIES_CONF: a wrapper on PATH passes the
-            // test registry's registries.conf (insecure = true) to the real skopeo.
-            .env("PATH", self.registry.child_path_env())
-            // The engine's own registry lookups read registries.conf from here.
-            .env(
-                "CONTAINERS_REGISTRIES_CONF",
-                self.registry.registries_conf(),
-            );
+            // skopeo 1.9.3 ignores CONTAINERS_REGISTRIES_CONF: the engine hands this file to
+            // skopeo (and uses it for its own lookups) so the test registry is plain HTTP.
+            .arg("--registries-conf")
+            .arg(self.registry.registries_conf());
         let out = c.output().expect("running bootc-checkpoint");
         let stdout = String::from_utf8(out.stdout).unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();

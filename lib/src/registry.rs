@@ -40,8 +40,15 @@ struct ConfRegistry {
 impl RegistryConfig {
     /// Read the host's registries configuration; missing files mean defaults.
     pub fn load() -> Result<Self> {
-        let files: Vec<PathBuf> = match std::env::var_os("CONTAINERS_REGISTRIES_CONF") {
-            Some(p) => vec![PathBuf::from(p)],
+        Self::load_from(None)
+    }
+
+    /// Read `file` alone when given (like skopeo's `--registries-conf`), else the host's
+    /// configuration.
+    pub fn load_from(file: Option<&Path>) -> Result<Self> {
+        let from_env = std::env::var_os("CONTAINERS_REGISTRIES_CONF").map(PathBuf::from);
+        let files: Vec<PathBuf> = match file.map(Path::to_path_buf).or(from_env) {
+            Some(p) => vec![p],
             None => {
                 let mut v = vec![PathBuf::from("/etc/containers/registries.conf")];
                 if let Ok(rd) = std::fs::read_dir("/etc/containers/registries.conf.d") {

@@ -25,6 +25,8 @@ pub struct Common {
     pub machine_id: PathBuf,
     /// Unix seconds; default: the system clock.
     pub now: Option<i64>,
+    /// A registries.conf to use instead of the host's.
+    pub registries_conf: Option<PathBuf>,
     pub format: Format,
 }
 
@@ -50,7 +52,8 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
         };
         return print_step(out, common.format, &step);
     }
-    let host = OstreeHost::open(common.sysroot.as_deref())?;
+    let host = OstreeHost::open(common.sysroot.as_deref())?
+        .with_registries_conf(common.registries_conf.clone());
     let wariness = match common.wariness {
         Some(w) => Wariness::new(w).map_err(anyhow::Error::msg)?,
         None => super::plan::machine_wariness(&common.machine_id)?,

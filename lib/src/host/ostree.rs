@@ -4,7 +4,7 @@
 //! the tracked tag, so the new deployment's origin keeps `container-image-reference=…:tag` and a
 //! plain `bootc upgrade` / `ostree container image deploy` follows the tag again afterwards.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use ostree_ext::container::deploy::{DeployOpts, ORIGIN_CONTAINER};
@@ -25,6 +25,8 @@ pub struct OstreeHost {
     sysroot: ostree::Sysroot,
     path: String,
     mode: Mode,
+    /// A registries.conf to use instead of the host's (skopeo's `--registries-conf`).
+    registries_conf: Option<PathBuf>,
 }
 
 impl OstreeHost {
@@ -49,7 +51,30 @@ impl OstreeHost {
             sysroot,
             path: label,
             mode,
+            registries_conf: None,
         })
+    }
+
+    /// Use `conf` instead of the host's registries configuration, for the image proxy
+    /// (skopeo) and the engine's own registry lookups alike.
+    pub fn with_registries_conf(mut self, conf: Option<PathBuf>) -> Self {
+        self.registries_conf = conf;
+        self
+    }
+
+    /// Registry access as configured: auth files and `registries.conf`, through skopeo.
+    fn proxy_config(&self) -> ImageProxyConfig {
+        let mut cfg = ImageProxyConfig::default();
+        if let Some(conf) = &self.registries_conf {
+            let mut cmd = std::process::Command::new("skopeo");
+            cmd.arg("--registries-conf").arg(conf);
+            cfg.skopeo_cmd = Some(cmd);
+        }
+        cfg
+    }
+
+    fn registry_config(&self) -> Result<RegistryConfig> {
+        RegistryConfig::load_from(self.registries_conf.as_deref())
     }
 
     fn describe(&self, d: &ostree::Deployment) -> Result<Deployment> {
@@ -144,11 +169,6 @@ fn parse_tracked(imgref: &str) -> Result<OstreeImageReference> {
         .with_context(|| format!("parsing tracked image reference {imgref:?}"))
 }
 
-/// Registry access as the host configures it (auth files, `registries.conf`), through skopeo.
-fn proxy_config() -> ImageProxyConfig {
-    ImageProxyConfig::default()
-}
-
 impl Host for OstreeHost {
     fn status(&self) -> Result<HostStatus> {
         let all = self.sysroot.deployments();
@@ -197,7 +217,7 @@ impl Host for OstreeHost {
             return Ok(None);
         };
         let target = parse_tracked(imgref)?;
-        RegistryConfig::load()?
+        self.registry_config()?
             .manifest_digest(&target.imgref.name)
             .await?
             .with_context(|| format!("{} does not exist in the registry", target.imgref.name))
@@ -251,7 +271,8 @@ impl OstreeHost {
             },
         };
         // A missing image blocks the journey (publish it); any other failure is retried.
-        if RegistryConfig::load()?
+        if self
+            .registry_config()?
             .manifest_digest(&source.imgref.name)
             .await?
             .is_none()
@@ -269,7 +290,7 @@ impl OstreeHost {
             .with_context(|| format!("locking sysroot {}", self.path))?;
         let mut opts = DeployOpts::default();
         opts.target_imgref = Some(&target);
-        opts.proxy_cfg = Some(proxy_config());
+        opts.proxy_cfg = Some(self.proxy_config());
         // libostree's combined cleanup prints to stdout, which would corrupt our JSON output;
         // clean up explicitly instead and log what was freed.
         opts.no_clean = true;
