@@ -390,3 +390,26 @@ fn corrupt_state_refuses_to_act_and_keeps_the_file() {
     }
     s.assert_on(RELEASE_A);
 }
+
+#[test]
+fn cancel_ends_the_journey_and_keeps_the_tag() {
+    let s = Scenario::new(
+        &[RELEASE_A, RELEASE_B, RELEASE_C],
+        &[RELEASE_B],
+        RELEASE_C,
+        RELEASE_A,
+    );
+    assert_eq!(s.upgrade()["outcome"], "staged");
+    let step = s.ok("cancel", &[]);
+    assert_eq!(step["outcome"], "cancelled", "{step:#}");
+    let st = s.state_file();
+    assert!(st["journey"].is_null());
+    assert_eq!(
+        st["history"].as_array().unwrap().last().unwrap()["kind"],
+        "cancelled"
+    );
+    // Offline, B is already the default; the origin never stopped following the tag.
+    s.assert_on(RELEASE_B);
+    assert_eq!(s.ok("cancel", &[])["outcome"], "idle");
+    assert_eq!(s.ok("resume", &[])["outcome"], "idle");
+}
