@@ -2,6 +2,7 @@
 //! deployment keeps following its tracked reference. Backends: `ostree` (libostree + ostree-ext,
 //! here); bootc and rpm-ostree follow the same trait.
 
+pub mod bootc_status;
 pub mod ostree;
 
 use anyhow::Result;
