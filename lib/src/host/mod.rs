@@ -4,6 +4,7 @@
 
 pub mod bootc_status;
 pub mod ostree;
+pub mod rpm_ostree_status;
 
 use anyhow::Result;
 use serde::Serialize;
