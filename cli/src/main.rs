@@ -22,6 +22,9 @@ enum Command {
     Graph(GraphCommand),
     /// Plan the path from a booted release through every checkpoint.
     Plan(PlanArgs),
+    /// Inspect the configuration drop-ins (config.d/*.toml in /usr/lib, /run and /etc).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Run the checkpoint journey for real in a scratch directory (or only the planner).
     ///
     /// A local registry with releases A -> B -> C (B a checkpoint, `os:stable` at C), a host on
@@ -105,6 +108,18 @@ enum GraphCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the merged configuration and the drop-in each value came from.
+    Show {
+        #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+        /// Look up the config.d directories under DIR instead of / (tests, image builds).
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+    },
+}
+
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("which").required(true).args(["booted", "all"]))]
 struct PlanArgs {
@@ -139,13 +154,16 @@ struct JourneyArgs {
     /// builds) is deployed to directly and its default deployment counts as the current one.
     #[arg(long)]
     sysroot: Option<PathBuf>,
-    /// Where the journey state lives.
-    #[arg(long, default_value = checkpoint_engine::state::DEFAULT_STATE_DIR)]
-    state_dir: PathBuf,
-    /// Update graph source (a file path or file:PATH); default: the journey's.
+    /// Where the journey state lives; default: host.state_dir from the configuration, else
+    /// /var/lib/bootc-checkpoint.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Update graph source (a file path or file:PATH); default: graph.source from the
+    /// configuration, else the journey's.
     #[arg(long)]
     graph: Option<String>,
-    /// Rollout wariness in [0, 1]; default: derived from the machine id.
+    /// Rollout wariness in [0, 1]; default: identity.rollout_wariness from the configuration,
+    /// else derived from the machine id.
     #[arg(long)]
     wariness: Option<f64>,
     /// Machine id file used when no wariness is given.
@@ -157,6 +175,9 @@ struct JourneyArgs {
     /// Use this registries.conf instead of the host's (like skopeo --registries-conf).
     #[arg(long)]
     registries_conf: Option<PathBuf>,
+    /// Look up the config.d directories under DIR instead of / (tests, image builds).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    config_root: PathBuf,
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
 }
@@ -171,6 +192,7 @@ impl From<JourneyArgs> for cmd::journey::Common {
             machine_id: a.machine_id,
             now: a.now,
             registries_conf: a.registries_conf,
+            config_root: a.config_root,
             format: a.format.into(),
         }
     }
@@ -241,6 +263,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 ShowArg::Dot => ShowFormat::Dot,
             };
             cmd::graph::show(out, &file, format)
+        }
+        Command::Config(ConfigCommand::Show { format, root }) => {
+            cmd::config::show(out, &root, format.into())
         }
         Command::Demo { plan_only, keep } => {
             cmd::demo::run(out, &cmd::demo::Args { plan_only, keep })

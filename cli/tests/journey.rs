@@ -75,6 +75,9 @@ impl Scenario {
             .arg("--state-dir")
             .arg(self.state_dir())
             .args(["--wariness", "0", "--format", "json"])
+            // No config drop-ins from the machine running the tests.
+            .arg("--config-root")
+            .arg(self.state.path())
             .args(extra)
             // skopeo 1.9.3 ignores CONTAINERS_REGISTRIES_CONF: the engine hands this file to
             // skopeo (and uses it for its own lookups) so the test registry is plain HTTP.

@@ -115,7 +115,10 @@ impl Host {
             .arg(self.sysroot.path())
             .arg("--state-dir")
             .arg(self.state.path())
-            .args(["--wariness", "0", "--format", "json"]);
+            .args(["--wariness", "0", "--format", "json"])
+            // No config drop-ins from the machine running the tests.
+            .arg("--config-root")
+            .arg(self.state.path());
         if let Some(g) = graph {
             c.arg("--graph").arg(g);
         }

@@ -5,6 +5,7 @@
 //! follows. This crate holds all of it; the `bootc-checkpoint` binary only parses arguments.
 
 pub mod cmd;
+pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod fsutil;

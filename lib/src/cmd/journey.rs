@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::{Exit, Format};
+use crate::config::{Backend, Config};
 use crate::engine::{Engine, Outcome, Settings, Status, Step};
 use crate::host::ostree::OstreeHost;
 use crate::host::{Deployment, Origin};
@@ -14,20 +15,73 @@ use crate::rollout::Wariness;
 use crate::spec::Versioned;
 use crate::state::StateStore;
 
-/// Options shared by the journey commands.
+/// Options shared by the journey commands. Those left unset fall back to the configuration
+/// drop-ins (`crate::config`), then to the built-in defaults.
 #[derive(Debug, Clone)]
 pub struct Common {
     /// A sysroot other than the running system's (offline mode).
     pub sysroot: Option<PathBuf>,
-    pub state_dir: PathBuf,
+    /// Default: `host.state_dir`.
+    pub state_dir: Option<PathBuf>,
+    /// Default: `graph.source`, else the journey's own source.
     pub graph: Option<String>,
+    /// Default: `identity.rollout_wariness`, else derived from `machine_id`.
     pub wariness: Option<f64>,
     pub machine_id: PathBuf,
     /// Unix seconds; default: the system clock.
     pub now: Option<i64>,
     /// A registries.conf to use instead of the host's.
     pub registries_conf: Option<PathBuf>,
+    /// Where the config.d directories are looked up: `/` on a host.
+    pub config_root: PathBuf,
     pub format: Format,
+}
+
+/// The options in effect once the command line, the configuration and the defaults are merged.
+#[derive(Debug, Clone, PartialEq)]
+struct Effective {
+    state_dir: PathBuf,
+    graph: Option<String>,
+    /// `None`: derive it from the machine id.
+    wariness: Option<f64>,
+}
+
+impl Effective {
+    /// Flags win over the configuration, the configuration over the defaults (which `config`
+    /// already holds for keys that have one).
+    fn new(common: &Common, config: &Config) -> Result<Self> {
+        let backend = &config.host.backend;
+        match backend.value {
+            Backend::Auto | Backend::Ostree => {}
+            other => anyhow::bail!(
+                "host.backend = \"{other}\" ({}): the {other} backend is not available in this build yet; use \"auto\" or \"ostree\"",
+                backend.origin()
+            ),
+        }
+        let state_dir = match &common.state_dir {
+            Some(d) => d.clone(),
+            None => {
+                let d = &config.host.state_dir;
+                tracing::debug!("state directory {} ({})", d.value.display(), d.origin());
+                d.value.clone()
+            }
+        };
+        let graph = common.graph.clone().or_else(|| {
+            let src = config.graph.source.as_ref()?;
+            tracing::debug!("graph source {} ({})", src.value, src.origin());
+            Some(src.value.clone())
+        });
+        let wariness = common.wariness.or_else(|| {
+            let w = config.identity.rollout_wariness.as_ref()?;
+            tracing::debug!("rollout wariness {} ({})", w.value, w.origin());
+            Some(w.value)
+        });
+        Ok(Self {
+            state_dir,
+            graph,
+            wariness,
+        })
+    }
 }
 
 /// Which journey command.
@@ -40,7 +94,9 @@ pub enum Action {
 }
 
 pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit> {
-    let store = StateStore::open(&common.state_dir)?;
+    let config = crate::config::load(&common.config_root)?.config;
+    let effective = Effective::new(common, &config)?;
+    let store = StateStore::open(&effective.state_dir)?;
     // Resume runs at every boot: with no journey it must cost nothing, not even the sysroot.
     if action == Action::Resume && store.load()?.journey.is_none() {
         let step = Step {
@@ -54,12 +110,12 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
     }
     let host = OstreeHost::open(common.sysroot.as_deref())?
         .with_registries_conf(common.registries_conf.clone());
-    let wariness = match common.wariness {
+    let wariness = match effective.wariness {
         Some(w) => Wariness::new(w).map_err(anyhow::Error::msg)?,
         None => super::plan::machine_wariness(&common.machine_id)?,
     };
     let settings = Settings {
-        graph: common.graph.clone(),
+        graph: effective.graph,
         wariness,
         max_attempts: crate::engine::DEFAULT_MAX_ATTEMPTS,
     };
@@ -191,4 +247,98 @@ fn deployment_line(d: &Deployment) -> String {
         d.digest.as_deref().unwrap_or(&d.commit),
         follows
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Sourced;
+
+    fn common(state_dir: Option<&str>, graph: Option<&str>, wariness: Option<f64>) -> Common {
+        Common {
+            sysroot: None,
+            state_dir: state_dir.map(PathBuf::from),
+            graph: graph.map(String::from),
+            wariness,
+            machine_id: "/etc/machine-id".into(),
+            now: None,
+            registries_conf: None,
+            config_root: "/".into(),
+            format: Format::Text,
+        }
+    }
+
+    fn configured() -> Config {
+        let f = Path::new("/etc/bootc-checkpoint/config.d/50-x.toml");
+        let mut c = Config::default();
+        c.graph.source = Some(Sourced::from_file("/cfg/graph.json".into(), f));
+        c.identity.rollout_wariness = Some(Sourced::from_file(0.75, f));
+        c.host.state_dir = Sourced::from_file("/cfg/state".into(), f);
+        c
+    }
+
+    #[test]
+    fn flags_win_over_config_and_config_over_defaults() {
+        let eff = |c: &Common, cfg: &Config| Effective::new(c, cfg).unwrap();
+        let e = |state: &str, graph: Option<&str>, wariness: Option<f64>| Effective {
+            state_dir: state.into(),
+            graph: graph.map(String::from),
+            wariness,
+        };
+        let table = [
+            // (flags, config, effective)
+            (
+                common(None, None, None),
+                Config::default(),
+                e(crate::state::DEFAULT_STATE_DIR, None, None),
+            ),
+            (
+                common(None, None, None),
+                configured(),
+                e("/cfg/state", Some("/cfg/graph.json"), Some(0.75)),
+            ),
+            (
+                common(Some("/flag/state"), Some("/flag/g.json"), Some(0.0)),
+                configured(),
+                e("/flag/state", Some("/flag/g.json"), Some(0.0)),
+            ),
+            (
+                common(Some("/flag/state"), None, None),
+                Config::default(),
+                e("/flag/state", None, None),
+            ),
+        ];
+        for (flags, cfg, want) in table {
+            assert_eq!(eff(&flags, &cfg), want, "{flags:?}");
+        }
+    }
+
+    #[test]
+    fn backends_not_in_this_build_are_refused() {
+        for (b, ok) in [
+            (Backend::Auto, true),
+            (Backend::Ostree, true),
+            (Backend::Bootc, false),
+            (Backend::RpmOstree, false),
+        ] {
+            let mut cfg = Config::default();
+            cfg.host.backend = Sourced::from_file(b, Path::new("/etc/x.toml"));
+            let r = Effective::new(&common(None, None, None), &cfg);
+            match r {
+                Ok(_) => assert!(ok, "{b}"),
+                Err(e) => {
+                    assert!(!ok, "{b}: {e}");
+                    let msg = e.to_string();
+                    assert!(
+                        msg.contains(&format!(
+                            "the {b} backend is not available in this build yet"
+                        )) && msg.contains("from /etc/x.toml"),
+                        "{msg}"
+                    );
+                }
+            }
+        }
+    }
 }

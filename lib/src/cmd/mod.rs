@@ -2,6 +2,7 @@
 //! does its I/O, writes human or JSON output to `out`, and returns the process exit status;
 //! errors bubble up to the binary, which prints them once.
 
+pub mod config;
 pub mod demo;
 pub mod graph;
 pub mod journey;
