@@ -137,7 +137,9 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
         Action::Upgrade { check, apply } => {
             let step = rt.block_on(engine.upgrade(check))?;
             let exit = print_step(out, common.format, &step)?;
-            if apply && step.outcome == Outcome::Staged && step.reboot_required {
+            // A hop staged earlier whose reboot never happened (`waiting`) reboots too.
+            let staged = matches!(step.outcome, Outcome::Staged | Outcome::Waiting);
+            if apply && staged && step.reboot_required {
                 reboot()?;
             }
             Ok(exit)
