@@ -177,8 +177,7 @@ fn print_step(out: &mut dyn Write, format: Format, step: &Step) -> Result<Exit> 
         Format::Text => {
             let mut s = format!("{}\n", step.message);
             if let Some(j) = &step.journey {
-                let hops: Vec<&str> = j.hops.iter().map(|h| h.version.as_str()).collect();
-                let _ = writeln!(s, "journey: {} (phase {:?})", hops.join(" -> "), j.phase);
+                let _ = writeln!(s, "journey: {} (phase {:?})", j.hop_path(), j.phase);
             }
             s
         }
@@ -205,22 +204,10 @@ fn render_status(st: &Status) -> String {
     }
     match &st.journey {
         Some(j) => {
-            let hops: Vec<String> = j
-                .hops
-                .iter()
-                .enumerate()
-                .map(|(i, h)| {
-                    if i == j.current {
-                        format!("[{}]", h.version)
-                    } else {
-                        h.version.clone()
-                    }
-                })
-                .collect();
             let _ = writeln!(
                 s,
                 "  journey: {} (phase {:?}, attempts {})",
-                hops.join(" -> "),
+                j.hop_path(),
                 j.phase,
                 j.attempts
             );

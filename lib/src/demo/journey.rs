@@ -262,19 +262,7 @@ fn plan_line(p: &Plan) -> String {
 }
 
 fn journey_line(j: &Journey) -> String {
-    let hops: Vec<String> = j
-        .hops
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            if i == j.current {
-                format!("[{}]", h.version)
-            } else {
-                h.version.clone()
-            }
-        })
-        .collect();
-    format!("{}, phase {}", hops.join(" -> "), word(&j.phase))
+    format!("{}, phase {}", j.hop_path(), word(&j.phase))
 }
 
 fn origin_line(o: &Origin) -> String {

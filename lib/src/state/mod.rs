@@ -97,6 +97,20 @@ pub struct Journey {
 }
 
 impl Journey {
+    /// The planned hops for humans, the current one in brackets: `B -> [C] -> D`.
+    pub fn hop_path(&self) -> String {
+        let hops: Vec<String> = (self.hops.iter().enumerate())
+            .map(|(i, h)| {
+                if i == self.current {
+                    format!("[{}]", h.version)
+                } else {
+                    h.version.clone()
+                }
+            })
+            .collect();
+        hops.join(" -> ")
+    }
+
     /// The hop being staged / booted, if `current` is in range.
     pub fn current_hop(&self) -> Option<&JourneyHop> {
         self.hops.get(self.current)
