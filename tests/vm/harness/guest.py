@@ -54,6 +54,22 @@ def parse_admin_status(text: str) -> list[OstreeDeployment]:
     return deployments
 
 
+def parse_state_file(text: str, where: str = STATE_FILE) -> dict:
+    """The `state` of a journey state file's text, envelope and checksum verified as
+    docs/state.md describes them (a CheckFailed otherwise)."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        raise CheckFailed(f"{where} is not JSON:\n{text}")
+    raw = [l[len('  "state": '):] for l in text.splitlines() if l.startswith('  "state": ')]
+    digest = "sha256:" + hashlib.sha256(raw[0].encode()).hexdigest() if raw else None
+    if doc.get("schemaVersion") != 1 or doc.get("checksum") != digest:
+        raise CheckFailed(f"{where}: bad envelope (schemaVersion "
+                          f"{doc.get('schemaVersion')}, checksum {doc.get('checksum')}, "
+                          f"content {digest}):\n{text}")
+    return doc["state"]
+
+
 class Guest:
     """Scenario-level view of a VM."""
 
@@ -95,17 +111,7 @@ class Guest:
         r = self.vm.sh(f"cat {STATE_FILE}", check=False)
         if r.code != 0:
             return None
-        try:
-            doc = json.loads(r.out)
-        except json.JSONDecodeError:
-            raise CheckFailed(f"{STATE_FILE} is not JSON:\n{r.out}")
-        raw = [l[len('  "state": '):] for l in r.out.splitlines() if l.startswith('  "state": ')]
-        digest = "sha256:" + hashlib.sha256(raw[0].encode()).hexdigest() if raw else None
-        if doc.get("schemaVersion") != 1 or doc.get("checksum") != digest:
-            raise CheckFailed(f"{STATE_FILE}: bad envelope (schemaVersion "
-                              f"{doc.get('schemaVersion')}, checksum {doc.get('checksum')}, "
-                              f"content {digest}):\n{r.out}")
-        return doc["state"]
+        return parse_state_file(r.out)
 
     def unit(self, unit: str) -> dict:
         props = "Result,ExecMainStatus,ActiveState,ExecMainStartTimestampMonotonic,ConditionResult"
