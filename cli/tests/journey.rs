@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{json, Value};
+use support::ostree_ext::gio;
 use support::{OsImages, Registry, Sysroot, TempDir, RELEASE_A, RELEASE_B, RELEASE_C};
 
 const RELEASE_D: &str = "42.20250315.3.0";
@@ -123,6 +124,19 @@ impl Scenario {
             self.images.digest(version)
         );
         assert_eq!(self.sysroot.default_deployment_origin(), self.tracked());
+    }
+
+    /// Like a boot that failed and fell back: the previous deployment becomes the default
+    /// again and the failed one stays in the list (as ostree's rollback does).
+    fn roll_back(&self) {
+        let sysroot = self.sysroot.load();
+        sysroot.lock().unwrap();
+        let mut deployments = sysroot.deployments();
+        deployments.swap(0, 1);
+        sysroot
+            .write_deployments(&deployments, gio::Cancellable::NONE)
+            .unwrap();
+        sysroot.unlock();
     }
 
     fn state_file(&self) -> Value {
@@ -340,12 +354,8 @@ fn failed_boots_are_counted_then_denylisted() {
     for attempt in 1..=3 {
         assert_eq!(s.upgrade()["outcome"], "staged", "attempt {attempt}");
         s.assert_on(RELEASE_B);
-        // The hop "fails to boot": the host comes back on A (B's deployment is gone).
-        support::run(
-            Command::new("ostree")
-                .args(["admin", "undeploy", "0", "--sysroot"])
-                .arg(s.sysroot.path()),
-        );
+        // The hop "fails to boot": the host comes back on A, B stays as a deployment.
+        s.roll_back();
         s.assert_on(RELEASE_A);
         let step = s.ok("resume", &[]);
         let st = s.state_file();
@@ -354,11 +364,7 @@ fn failed_boots_are_counted_then_denylisted() {
             // Below the limit, resume stages the hop again.
             assert_eq!(step["outcome"], "staged", "{step:#}");
             s.assert_on(RELEASE_B);
-            support::run(
-                Command::new("ostree")
-                    .args(["admin", "undeploy", "0", "--sysroot"])
-                    .arg(s.sysroot.path()),
-            );
+            s.roll_back();
         } else {
             assert_eq!(step["outcome"], "blocked", "{step:#}");
             assert_eq!(st["denylist"][0]["version"], RELEASE_B);
@@ -415,4 +421,35 @@ fn cancel_ends_the_journey_and_keeps_the_tag() {
     s.assert_on(RELEASE_B);
     assert_eq!(s.ok("cancel", &[])["outcome"], "idle");
     assert_eq!(s.ok("resume", &[])["outcome"], "idle");
+}
+
+#[test]
+fn a_staged_hop_that_vanished_is_restaged_without_counting() {
+    let s = Scenario::new(
+        &[RELEASE_A, RELEASE_B, RELEASE_C],
+        &[RELEASE_B],
+        RELEASE_C,
+        RELEASE_A,
+    );
+    assert_eq!(s.upgrade()["outcome"], "staged");
+    // B never became a deployment (power cut before finalization): it is gone entirely.
+    support::run(
+        Command::new("ostree")
+            .args(["admin", "undeploy", "0", "--sysroot"])
+            .arg(s.sysroot.path()),
+    );
+    s.assert_on(RELEASE_A);
+    let step = s.ok("resume", &[]);
+    assert_eq!(step["outcome"], "staged", "{step:#}");
+    s.assert_on(RELEASE_B);
+    let st = s.state_file();
+    assert_eq!(st["journey"]["attempts"], 0, "{st:#}");
+    assert!(st["denylist"].as_array().unwrap().is_empty());
+    let kinds: Vec<&str> = st["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["started", "staged", "error", "staged"]);
 }

@@ -164,7 +164,24 @@ impl<H: Host> Engine<'_, H> {
         if journey.phase == Phase::Staged
             && matches_payload(current, &journey.from.digest, &journey.from.commit)
         {
-            self.record_failed_boot(&mut state)?;
+            // Only a hop that became a deployment (finalized, maybe booted, then rolled back)
+            // failed; a staged hop that vanished was never finalized (power cut before
+            // shutdown, or cleared by hand) and is simply staged again.
+            let finalized = hop
+                .as_ref()
+                .is_some_and(|h| deployed_anywhere(&status, &h.digest, &h.commit));
+            if finalized {
+                self.record_failed_boot(&mut state)?;
+            } else {
+                state.record(
+                    self.now,
+                    EventKind::Error,
+                    hop.as_ref().map(|h| h.version.clone()),
+                    Some(
+                        "the staged hop was never finalized (power loss?); staging it again".into(),
+                    ),
+                );
+            }
         }
         self.advance(&mut state, &status, current, false).await
     }
@@ -306,6 +323,15 @@ fn current_of(status: &HostStatus) -> Result<&Deployment> {
         .current
         .as_ref()
         .context("the sysroot has no deployment to start from")
+}
+
+/// Whether any deployment of the host (other than a pending one) is the given payload.
+fn deployed_anywhere(
+    status: &HostStatus,
+    digest: &Option<String>,
+    commit: &Option<String>,
+) -> bool {
+    (status.rollback.iter().chain(status.other.iter())).any(|d| matches_payload(d, digest, commit))
 }
 
 /// Whether a deployment is the given payload (digest first, then commit).
