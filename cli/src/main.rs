@@ -132,20 +132,28 @@ struct PlanArgs {
     /// Plan for every release of the graph (kind PlanTable).
     #[arg(long)]
     all: bool,
-    /// Rollout wariness in [0, 1]; default: derived from the machine id.
-    #[arg(long)]
-    wariness: Option<f64>,
-    /// Machine id file used when no wariness is given.
-    #[arg(long, default_value = "/etc/machine-id")]
-    machine_id: PathBuf,
-    /// Plan as of this Unix time (seconds); default: now.
-    #[arg(long, allow_negative_numbers = true)]
-    now: Option<i64>,
+    #[command(flatten)]
+    rollout: RolloutArgs,
     /// Never target this release (version, digest or commit); repeatable.
     #[arg(long = "deny")]
     deny: Vec<String>,
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
+}
+
+/// Who this node is for rollouts, and when it plans.
+#[derive(Debug, clap::Args)]
+struct RolloutArgs {
+    /// Rollout wariness in [0, 1]; default: identity.rollout_wariness from the configuration
+    /// (journey commands), else derived from the machine id.
+    #[arg(long)]
+    wariness: Option<f64>,
+    /// Machine id file used when no wariness is given.
+    #[arg(long, default_value = "/etc/machine-id")]
+    machine_id: PathBuf,
+    /// Act as of this Unix time (seconds); default: now.
+    #[arg(long, allow_negative_numbers = true)]
+    now: Option<i64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -162,16 +170,8 @@ struct JourneyArgs {
     /// configuration, else the journey's.
     #[arg(long)]
     graph: Option<String>,
-    /// Rollout wariness in [0, 1]; default: identity.rollout_wariness from the configuration,
-    /// else derived from the machine id.
-    #[arg(long)]
-    wariness: Option<f64>,
-    /// Machine id file used when no wariness is given.
-    #[arg(long, default_value = "/etc/machine-id")]
-    machine_id: PathBuf,
-    /// Act as of this Unix time (seconds); default: now.
-    #[arg(long, allow_negative_numbers = true)]
-    now: Option<i64>,
+    #[command(flatten)]
+    rollout: RolloutArgs,
     /// Use this registries.conf instead of the host's (like skopeo --registries-conf).
     #[arg(long)]
     registries_conf: Option<PathBuf>,
@@ -188,9 +188,9 @@ impl From<JourneyArgs> for cmd::journey::Common {
             sysroot: a.sysroot,
             state_dir: a.state_dir,
             graph: a.graph,
-            wariness: a.wariness,
-            machine_id: a.machine_id,
-            now: a.now,
+            wariness: a.rollout.wariness,
+            machine_id: a.rollout.machine_id,
+            now: a.rollout.now,
             registries_conf: a.registries_conf,
             config_root: a.config_root,
             format: a.format.into(),
@@ -296,9 +296,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             let args = cmd::plan::Args {
                 graph: a.graph,
                 target,
-                wariness: a.wariness,
-                machine_id: a.machine_id,
-                now: a.now,
+                wariness: a.rollout.wariness,
+                machine_id: a.rollout.machine_id,
+                now: a.rollout.now,
                 denylist: a.deny,
                 format: a.format.into(),
             };
