@@ -46,6 +46,16 @@ impl Scenario {
         s
     }
 
+    /// The common case: A → B (checkpoint) → C, `stable` at C, the host on A.
+    fn abc() -> Self {
+        Self::new(
+            &[RELEASE_A, RELEASE_B, RELEASE_C],
+            &[RELEASE_B],
+            RELEASE_C,
+            RELEASE_A,
+        )
+    }
+
     fn write_graph(&self, releases: &[&str], checkpoints: &[&str]) {
         let rels: Vec<Value> = releases
             .iter()
@@ -147,12 +157,7 @@ impl Scenario {
 
 #[test]
 fn checkpoint_journey_a_b_c() {
-    let s = Scenario::new(
-        &[RELEASE_A, RELEASE_B, RELEASE_C],
-        &[RELEASE_B],
-        RELEASE_C,
-        RELEASE_A,
-    );
+    let s = Scenario::abc();
     s.assert_on(RELEASE_A);
 
     let check = s.ok(
@@ -260,12 +265,7 @@ fn newest_host_does_nothing() {
 
 #[test]
 fn registry_down_mid_journey_keeps_state_and_recovers() {
-    let mut s = Scenario::new(
-        &[RELEASE_A, RELEASE_B, RELEASE_C],
-        &[RELEASE_B],
-        RELEASE_C,
-        RELEASE_A,
-    );
+    let mut s = Scenario::abc();
     assert_eq!(s.upgrade()["outcome"], "staged");
     s.assert_on(RELEASE_B);
     s.registry.stop();
@@ -295,12 +295,7 @@ fn registry_down_mid_journey_keeps_state_and_recovers() {
 
 #[test]
 fn missing_checkpoint_image_blocks_then_recovers() {
-    let s = Scenario::new(
-        &[RELEASE_A, RELEASE_B, RELEASE_C],
-        &[RELEASE_B],
-        RELEASE_C,
-        RELEASE_A,
-    );
+    let s = Scenario::abc();
     s.images.delete(RELEASE_B);
     let step = s.upgrade();
     assert_eq!(step["outcome"], "blocked", "{step:#}");
@@ -345,12 +340,7 @@ fn two_checkpoints_in_a_row() {
 
 #[test]
 fn failed_boots_are_counted_then_denylisted() {
-    let s = Scenario::new(
-        &[RELEASE_A, RELEASE_B, RELEASE_C],
-        &[RELEASE_B],
-        RELEASE_C,
-        RELEASE_A,
-    );
+    let s = Scenario::abc();
     for attempt in 1..=3 {
         assert_eq!(s.upgrade()["outcome"], "staged", "attempt {attempt}");
         s.assert_on(RELEASE_B);
@@ -402,12 +392,7 @@ fn corrupt_state_refuses_to_act_and_keeps_the_file() {
 
 #[test]
 fn cancel_ends_the_journey_and_keeps_the_tag() {
-    let s = Scenario::new(
-        &[RELEASE_A, RELEASE_B, RELEASE_C],
-        &[RELEASE_B],
-        RELEASE_C,
-        RELEASE_A,
-    );
+    let s = Scenario::abc();
     assert_eq!(s.upgrade()["outcome"], "staged");
     let step = s.ok("cancel", &[]);
     assert_eq!(step["outcome"], "cancelled", "{step:#}");
@@ -425,12 +410,7 @@ fn cancel_ends_the_journey_and_keeps_the_tag() {
 
 #[test]
 fn a_staged_hop_that_vanished_is_restaged_without_counting() {
-    let s = Scenario::new(
-        &[RELEASE_A, RELEASE_B, RELEASE_C],
-        &[RELEASE_B],
-        RELEASE_C,
-        RELEASE_A,
-    );
+    let s = Scenario::abc();
     assert_eq!(s.upgrade()["outcome"], "staged");
     // B never became a deployment (power cut before finalization): it is gone entirely.
     support::run(

@@ -73,6 +73,25 @@ impl OstreeHost {
         cfg
     }
 
+    /// The stateroot to deploy into and the sysroot lock, taken for one deployment.
+    async fn lock_for_deploy(&self) -> Result<(String, ostree_ext::sysroot::SysrootLock)> {
+        let stateroot = self
+            .stateroot()
+            .ok_or_else(|| anyhow!("{}: no deployment to upgrade", self.path))?;
+        let lock = ostree_ext::sysroot::SysrootLock::new_from_sysroot(&self.sysroot)
+            .await
+            .with_context(|| format!("locking sysroot {}", self.path))?;
+        Ok((stateroot, lock))
+    }
+
+    /// See what a deployment just changed.
+    fn reload(&self) -> Result<()> {
+        self.sysroot
+            .load_if_changed(gio::Cancellable::NONE)
+            .context("reloading sysroot")?;
+        Ok(())
+    }
+
     fn registry_config(&self) -> Result<RegistryConfig> {
         RegistryConfig::load_from(self.registries_conf.as_deref())
     }
@@ -282,12 +301,7 @@ impl OstreeHost {
                 source.imgref.name
             )));
         }
-        let stateroot = self
-            .stateroot()
-            .ok_or_else(|| anyhow!("{}: no deployment to upgrade", self.path))?;
-        let lock = ostree_ext::sysroot::SysrootLock::new_from_sysroot(&self.sysroot)
-            .await
-            .with_context(|| format!("locking sysroot {}", self.path))?;
+        let (stateroot, lock) = self.lock_for_deploy().await?;
         let mut opts = DeployOpts::default();
         opts.target_imgref = Some(&target);
         opts.proxy_cfg = Some(self.proxy_config());
@@ -303,9 +317,7 @@ impl OstreeHost {
             ostree_ext::container::deploy::prune(&lock).context("pruning the repository")?;
         tracing::debug!(?pruned, "pruned unreferenced images and objects");
         drop(lock);
-        self.sysroot
-            .load_if_changed(gio::Cancellable::NONE)
-            .context("reloading sysroot")?;
+        self.reload()?;
         Ok(Staged {
             commit: state.merge_commit.clone(),
             digest: Some(state.manifest_digest.to_string()),
@@ -339,12 +351,7 @@ impl OstreeHost {
                 ));
             }
         }
-        let stateroot = self
-            .stateroot()
-            .ok_or_else(|| anyhow!("{}: no deployment to upgrade", self.path))?;
-        let lock = ostree_ext::sysroot::SysrootLock::new_from_sysroot(&self.sysroot)
-            .await
-            .with_context(|| format!("locking sysroot {}", self.path))?;
+        let (stateroot, lock) = self.lock_for_deploy().await?;
         let merge = lock.merge_deployment(Some(&stateroot));
         // A copy of the current origin: same refspec, so `ostree admin upgrade` follows the ref.
         let origin = glib::KeyFile::new();
@@ -389,9 +396,7 @@ impl OstreeHost {
                 .context("cleaning up old deployments")?;
         }
         drop(lock);
-        self.sysroot
-            .load_if_changed(cancel)
-            .context("reloading sysroot")?;
+        self.reload()?;
         Ok(Staged {
             commit: commit.to_string(),
             digest: None,
