@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::{Exit, Format};
-use crate::config::{Backend, Config};
+use crate::config::Config;
 use crate::engine::{Engine, Outcome, Settings, Status, Step};
-use crate::host::ostree::OstreeHost;
-use crate::host::{Deployment, Origin};
+use crate::host::detect;
+use crate::host::{AnyHost, Deployment, Host, Origin};
 use crate::rollout::Wariness;
 use crate::spec::Versioned;
 use crate::state::StateStore;
@@ -50,14 +50,6 @@ impl Effective {
     /// Flags win over the configuration, the configuration over the defaults (which `config`
     /// already holds for keys that have one).
     fn new(common: &Common, config: &Config) -> Result<Self> {
-        let backend = &config.host.backend;
-        match backend.value {
-            Backend::Auto | Backend::Ostree => {}
-            other => anyhow::bail!(
-                "host.backend = \"{other}\" ({}): the {other} backend is not available in this build yet; use \"auto\" or \"ostree\"",
-                backend.origin()
-            ),
-        }
         let state_dir = match &common.state_dir {
             Some(d) => d.clone(),
             None => {
@@ -108,8 +100,19 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
         };
         return print_step(out, common.format, &step);
     }
-    let host = OstreeHost::open(common.sysroot.as_deref())?
-        .with_registries_conf(common.registries_conf.clone());
+    let backend = &config.host.backend;
+    let choice = detect::choose(
+        backend.value,
+        &backend.origin(),
+        common.sysroot.is_some(),
+        &detect::SystemProbes,
+    )?;
+    tracing::debug!(backend = ?choice.kind, reason = %choice.reason, "backend");
+    let host = AnyHost::open(
+        choice,
+        common.sysroot.as_deref(),
+        common.registries_conf.clone(),
+    )?;
     let wariness = match effective.wariness {
         Some(w) => Wariness::new(w).map_err(anyhow::Error::msg)?,
         None => super::plan::machine_wariness(&common.machine_id)?,
@@ -140,7 +143,8 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
             // A hop staged earlier whose reboot never happened (`waiting`) reboots too.
             let staged = matches!(step.outcome, Outcome::Staged | Outcome::Waiting);
             if apply && staged && step.reboot_required {
-                reboot()?;
+                let pending = host.status()?.pending.context("no staged deployment to reboot into")?;
+                host.apply(&pending)?;
             }
             Ok(exit)
         }
@@ -161,16 +165,6 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
     }
 }
 
-fn reboot() -> Result<()> {
-    tracing::info!("rebooting into the staged hop");
-    let status = std::process::Command::new("systemctl")
-        .arg("reboot")
-        .status()
-        .context("running systemctl reboot")?;
-    anyhow::ensure!(status.success(), "systemctl reboot failed: {status}");
-    Ok(())
-}
-
 fn print_step(out: &mut dyn Write, format: Format, step: &Step) -> Result<Exit> {
     let text = match format {
         Format::Json => Versioned::new("Step", step).to_json(),
@@ -188,7 +182,8 @@ fn print_step(out: &mut dyn Write, format: Format, step: &Step) -> Result<Exit> 
 
 fn render_status(st: &Status) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "mode: {:?}", st.host.mode);
+    let _ = writeln!(s, "  backend: {} ({})", st.backend.name, st.backend.reason);
+    let _ = writeln!(s, "     mode: {:?}", st.host.mode);
     let roles = [
         ("current", st.host.current.as_ref()),
         ("pending", st.host.pending.as_ref()),
@@ -301,33 +296,6 @@ mod tests {
         ];
         for (flags, cfg, want) in table {
             assert_eq!(eff(&flags, &cfg), want, "{flags:?}");
-        }
-    }
-
-    #[test]
-    fn backends_not_in_this_build_are_refused() {
-        for (b, ok) in [
-            (Backend::Auto, true),
-            (Backend::Ostree, true),
-            (Backend::Bootc, false),
-            (Backend::RpmOstree, false),
-        ] {
-            let mut cfg = Config::default();
-            cfg.host.backend = Sourced::from_file(b, Path::new("/etc/x.toml"));
-            let r = Effective::new(&common(None, None, None), &cfg);
-            match r {
-                Ok(_) => assert!(ok, "{b}"),
-                Err(e) => {
-                    assert!(!ok, "{b}: {e}");
-                    let msg = e.to_string();
-                    assert!(
-                        msg.contains(&format!(
-                            "the {b} backend is not available in this build yet"
-                        )) && msg.contains("from /etc/x.toml"),
-                        "{msg}"
-                    );
-                }
-            }
         }
     }
 }

@@ -78,6 +78,9 @@ impl<H: Host> Engine<'_, H> {
             None => format!("up to date on {}", plan.booted),
         };
         if let Some(j) = state.journey.take() {
+            self.host
+                .restore_tracked(&j.tracked)
+                .context("making the host follow its tracked reference again")?;
             state.record(
                 self.now,
                 EventKind::Completed,

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::host::{Deployment, Host, HostStatus, Mode};
+use crate::host::{BackendInfo, Deployment, Host, HostStatus, Mode};
 use crate::plan::Plan;
 use crate::rollout::Wariness;
 use crate::state::{DenyEntry, EventKind, Journey, Phase, State, StateStore};
@@ -67,6 +67,8 @@ pub struct Step {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
+    /// Which backend drives the host, and why.
+    pub backend: BackendInfo,
     pub host: HostStatus,
     pub journey: Option<Journey>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -130,6 +132,9 @@ impl<H: Host> Engine<'_, H> {
             let hop = hop.expect("on_hop implies a hop");
             state.record(self.now, EventKind::Booted, Some(hop.version.clone()), None);
             if journey.is_last_hop() {
+                self.host
+                    .restore_tracked(&journey.tracked)
+                    .context("making the host follow its tracked reference again")?;
                 state.record(
                     self.now,
                     EventKind::Completed,
@@ -209,6 +214,7 @@ impl<H: Host> Engine<'_, H> {
         };
         let next = describe_next(&state, &host, plan.as_ref());
         Ok(Status {
+            backend: self.host.backend(),
             host,
             journey: state.journey,
             denylist: state.denylist,

@@ -1,10 +1,19 @@
 //! The host the engine acts on: what is deployed, and how to stage a pinned release while the
-//! deployment keeps following its tracked reference. Backends: `ostree` (libostree + ostree-ext,
-//! here); bootc and rpm-ostree follow the same trait.
+//! deployment keeps following its tracked reference. Backends: `ostree` (libostree +
+//! ostree-ext), `bootc` and `rpm-ostree` (their CLIs); `detect` picks one, `AnyHost` holds it.
 
+mod any;
+pub mod bootc;
 pub mod bootc_status;
+pub mod detect;
+mod images;
 pub mod ostree;
+pub mod rpm_ostree;
 pub mod rpm_ostree_status;
+mod tool;
+
+pub use any::AnyHost;
+pub use tool::Probe;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -65,11 +74,12 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// What the tracked reference of this deployment is, if it follows one.
+    /// What the tracked reference of this deployment is, if it follows one. A spec pinned as
+    /// `repo:tag@sha256:…` (how the bootc backend stages a hop) still follows `repo:tag`.
     pub fn tracked(&self) -> Option<Tracked> {
         match &self.origin {
             Origin::Container { imgref } => Some(Tracked::Container {
-                imgref: imgref.clone(),
+                imgref: without_digest_if_tagged(imgref).to_string(),
             }),
             Origin::Ostree { refspec, .. } => Some(Tracked::Ostree {
                 refspec: refspec.clone(),
@@ -127,11 +137,21 @@ pub enum StageError {
     Failed(#[from] anyhow::Error),
 }
 
+/// Which backend drives the host, and why (JSON: part of kind `Status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendInfo {
+    pub name: &'static str,
+    pub reason: String,
+}
+
 /// A host the engine can drive.
 #[allow(async_fn_in_trait)] // Used through generics only; no Send bound needed.
 pub trait Host {
     /// Deployments and the sysroot mode.
     fn status(&self) -> Result<HostStatus>;
+    /// Which backend this is and why it was chosen.
+    fn backend(&self) -> BackendInfo;
     /// The digest a container tag currently points at (for the final hop), or `None` for
     /// ostree refs.
     async fn resolve(&self, tracked: &Tracked) -> Result<Option<String>>;
@@ -139,6 +159,55 @@ pub trait Host {
     async fn stage(&self, pin: &Pin, tracked: &Tracked) -> Result<Staged, StageError>;
     /// Remove a pending (staged) deployment.
     fn cleanup_pending(&self) -> Result<()>;
+    /// Reboot into the pending deployment (booted mode only).
+    fn apply(&self, pending: &Deployment) -> Result<()>;
+    /// The last hop booted: make the booted deployment follow `tracked` without pinning (a
+    /// no-op where staging already kept the plain reference in the origin).
+    fn restore_tracked(&self, tracked: &Tracked) -> Result<()> {
+        let _ = tracked;
+        Ok(())
+    }
+}
+
+/// `systemctl reboot`: how a staged deployment is applied where the tool has no verb for it.
+pub fn systemctl_reboot() -> Result<()> {
+    use anyhow::Context;
+    tracing::info!("rebooting into the staged hop");
+    let status = std::process::Command::new("systemctl")
+        .arg("reboot")
+        .status()
+        .context("running systemctl reboot")?;
+    anyhow::ensure!(status.success(), "systemctl reboot failed: {status}");
+    Ok(())
+}
+
+/// `x:tag@sha256:…` → `x:tag`; anything else unchanged (a digest-only reference has no tag to
+/// fall back to and stays pinned).
+fn without_digest_if_tagged(imgref: &str) -> &str {
+    match imgref.rsplit_once('@') {
+        Some((named, _)) => {
+            let last = named.rsplit('/').next().unwrap_or(named);
+            if last.contains(':') {
+                named
+            } else {
+                imgref
+            }
+        }
+        None => imgref,
+    }
+}
+
+/// Whether two ostree-ext image references name the same image the same way (normalized by
+/// parsing, so `docker://` spellings and the like compare equal).
+pub fn same_image(a: &str, b: &str) -> bool {
+    use ostree_ext::container::OstreeImageReference;
+    match (
+        OstreeImageReference::try_from(a),
+        OstreeImageReference::try_from(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// Split a container image name `registry/repo:tag` (or `…@digest`) into the repository and
@@ -157,7 +226,36 @@ pub fn split_image_name(name: &str) -> (&str, Option<&str>) {
 
 #[cfg(test)]
 mod tests {
-    use super::split_image_name;
+    use super::{same_image, split_image_name, without_digest_if_tagged};
+
+    #[test]
+    fn pinned_specs_still_follow_their_tag() {
+        let table = [
+            (
+                "ostree-unverified-registry:h:5000/os:stable@sha256:ab",
+                "ostree-unverified-registry:h:5000/os:stable",
+            ),
+            (
+                "ostree-unverified-registry:h:5000/os@sha256:ab",
+                "ostree-unverified-registry:h:5000/os@sha256:ab",
+            ),
+            (
+                "ostree-unverified-registry:h:5000/os:stable",
+                "ostree-unverified-registry:h:5000/os:stable",
+            ),
+        ];
+        for (input, want) in table {
+            assert_eq!(without_digest_if_tagged(input), want, "{input}");
+        }
+        assert!(same_image(
+            "ostree-unverified-registry:q.io/os:stable",
+            "ostree-unverified-image:docker://q.io/os:stable"
+        ));
+        assert!(!same_image(
+            "ostree-unverified-registry:q.io/os:stable",
+            "ostree-unverified-registry:q.io/os:testing"
+        ));
+    }
 
     #[test]
     fn image_names() {

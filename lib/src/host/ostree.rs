@@ -15,8 +15,8 @@ use ostree_ext::ostree;
 use ostree_ext::ostree::gio;
 use ostree_ext::ostree::glib;
 
-use super::{Deployment, Host, HostStatus, Mode, Origin, Pin, StageError, Staged};
-use crate::registry::RegistryConfig;
+use super::images::parse_tracked;
+use super::{BackendInfo, Deployment, Host, HostStatus, Mode, Origin, Pin, StageError, Staged};
 use crate::state::Tracked;
 
 /// A libostree sysroot.
@@ -27,6 +27,8 @@ pub struct OstreeHost {
     mode: Mode,
     /// A registries.conf to use instead of the host's (skopeo's `--registries-conf`).
     registries_conf: Option<PathBuf>,
+    /// Why this backend drives the host (shown by `status`).
+    reason: String,
 }
 
 impl OstreeHost {
@@ -52,6 +54,7 @@ impl OstreeHost {
             path: label,
             mode,
             registries_conf: None,
+            reason: "libostree sysroot".into(),
         })
     }
 
@@ -59,6 +62,12 @@ impl OstreeHost {
     /// (skopeo) and the engine's own registry lookups alike.
     pub fn with_registries_conf(mut self, conf: Option<PathBuf>) -> Self {
         self.registries_conf = conf;
+        self
+    }
+
+    /// Say why this backend was chosen.
+    pub fn with_reason(mut self, reason: String) -> Self {
+        self.reason = reason;
         self
     }
 
@@ -92,10 +101,6 @@ impl OstreeHost {
         Ok(())
     }
 
-    fn registry_config(&self) -> Result<RegistryConfig> {
-        RegistryConfig::load_from(self.registries_conf.as_deref())
-    }
-
     fn describe(&self, d: &ostree::Deployment) -> Result<Deployment> {
         let commit = d.csum().to_string();
         let origin = origin_of(d)?;
@@ -114,7 +119,7 @@ impl OstreeHost {
             Origin::Container { imgref } => match OstreeImageReference::try_from(imgref.as_str()) {
                 Ok(r) => (
                     Some(r.imgref.name),
-                    Some(transport_name(r.imgref.transport).to_string()),
+                    Some(super::images::transport_name(r.imgref.transport).to_string()),
                 ),
                 Err(_) => (None, None),
             },
@@ -162,30 +167,12 @@ fn origin_of(d: &ostree::Deployment) -> Result<Origin> {
     Ok(Origin::Unknown)
 }
 
-/// Transport names as bootc's status reports them.
-fn transport_name(t: ostree_ext::container::Transport) -> &'static str {
-    use ostree_ext::container::Transport;
-    match t {
-        Transport::Registry => "registry",
-        Transport::OciDir => "oci",
-        Transport::OciArchive => "oci-archive",
-        Transport::DockerArchive => "docker-archive",
-        Transport::ContainerStorage => "containers-storage",
-        Transport::Dir => "dir",
-    }
-}
-
 fn commit_version(repo: &ostree::Repo, commit: &str) -> Result<Option<String>> {
     let (v, _) = repo
         .load_commit(commit)
         .with_context(|| format!("loading commit {commit}"))?;
     let meta = glib::VariantDict::new(Some(&v.child_value(0)));
     Ok(meta.lookup::<String>("version").ok().flatten())
-}
-
-fn parse_tracked(imgref: &str) -> Result<OstreeImageReference> {
-    OstreeImageReference::try_from(imgref)
-        .with_context(|| format!("parsing tracked image reference {imgref:?}"))
 }
 
 impl Host for OstreeHost {
@@ -232,15 +219,14 @@ impl Host for OstreeHost {
     }
 
     async fn resolve(&self, tracked: &Tracked) -> Result<Option<String>> {
-        let Tracked::Container { imgref } = tracked else {
-            return Ok(None);
-        };
-        let target = parse_tracked(imgref)?;
-        self.registry_config()?
-            .manifest_digest(&target.imgref.name)
-            .await?
-            .with_context(|| format!("{} does not exist in the registry", target.imgref.name))
-            .map(Some)
+        match tracked {
+            Tracked::Container { imgref } => {
+                super::images::resolve_tag(self.registries_conf.as_deref(), imgref)
+                    .await
+                    .map(Some)
+            }
+            Tracked::Ostree { .. } => Ok(None),
+        }
     }
 
     async fn stage(&self, pin: &Pin, tracked: &Tracked) -> Result<Staged, StageError> {
@@ -256,6 +242,17 @@ impl Host for OstreeHost {
                  digests, ostree-ref hosts stage commits"
             ))),
         }
+    }
+
+    fn backend(&self) -> BackendInfo {
+        BackendInfo {
+            name: "ostree",
+            reason: self.reason.clone(),
+        }
+    }
+
+    fn apply(&self, _pending: &Deployment) -> Result<()> {
+        super::systemctl_reboot()
     }
 
     fn cleanup_pending(&self) -> Result<()> {
@@ -290,17 +287,8 @@ impl OstreeHost {
             },
         };
         // A missing image blocks the journey (publish it); any other failure is retried.
-        if self
-            .registry_config()?
-            .manifest_digest(&source.imgref.name)
-            .await?
-            .is_none()
-        {
-            return Err(StageError::Blocked(format!(
-                "{} is not in the registry: push the checkpoint image (or fix the graph)",
-                source.imgref.name
-            )));
-        }
+        super::images::require_pinned(self.registries_conf.as_deref(), &target.imgref.name, digest)
+            .await?;
         let (stateroot, lock) = self.lock_for_deploy().await?;
         let mut opts = DeployOpts::default();
         opts.target_imgref = Some(&target);
