@@ -254,31 +254,36 @@ fn unknown_keys_and_ignored_files_are_warnings() {
 }
 
 #[test]
-fn backends_of_later_builds_are_refused() {
+fn configured_backend_is_the_one_used() {
     let r = Root::new();
     let root = r.path().to_str().unwrap();
     let state = TempDir::new("config-state");
+    let state_dir = state.path().to_str().unwrap();
     for backend in ["bootc", "rpm-ostree"] {
         let f = r.write(
             ETC,
             "50-backend.toml",
             &format!("host.backend = \"{backend}\"\n"),
         );
-        // `resume` without a journey would otherwise return at once: the check comes first.
+        // A CLI backend cannot drive an offline sysroot: refused, naming the file.
         let (code, _, err) = run(&[
-            "resume",
+            "status",
             "--config-root",
             root,
             "--state-dir",
-            state.path().to_str().unwrap(),
+            state_dir,
+            "--sysroot",
+            state_dir,
         ]);
         assert_eq!(code, 1, "{err}");
         assert!(
-            err.contains(&format!(
-                "the {backend} backend is not available in this build yet"
-            )) && err.contains(&f),
+            err.contains("drives the running system") && err.contains(&f),
             "{err}"
         );
+        // On the running system it is used without probing: here the tool is not installed.
+        let (code, _, err) = run(&["status", "--config-root", root, "--state-dir", state_dir]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(&format!("running {backend} status")), "{err}");
     }
     r.write(ETC, "50-backend.toml", "host.backend = \"ostree\"\n");
     let (code, out, err) = run(&[

@@ -143,7 +143,10 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
             // A hop staged earlier whose reboot never happened (`waiting`) reboots too.
             let staged = matches!(step.outcome, Outcome::Staged | Outcome::Waiting);
             if apply && staged && step.reboot_required {
-                let pending = host.status()?.pending.context("no staged deployment to reboot into")?;
+                let pending = host
+                    .status()?
+                    .pending
+                    .context("no staged deployment to reboot into")?;
                 host.apply(&pending)?;
             }
             Ok(exit)

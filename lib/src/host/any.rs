@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::bootc::BootcHost;
 use super::detect::{Choice, Kind};
@@ -27,11 +27,16 @@ impl AnyHost {
         registries_conf: Option<PathBuf>,
     ) -> Result<Self> {
         Ok(match choice.kind {
-            Kind::Ostree => Self::Ostree(
-                OstreeHost::open(sysroot)?
-                    .with_registries_conf(registries_conf)
-                    .with_reason(choice.reason),
-            ),
+            Kind::Ostree => {
+                // Say why the native backend was picked: a tool that failed to answer is the
+                // likelier cause when the running system is not a plain ostree one either.
+                let host = OstreeHost::open(sysroot)
+                    .with_context(|| format!("using the ostree backend ({})", choice.reason))?;
+                Self::Ostree(
+                    host.with_registries_conf(registries_conf)
+                        .with_reason(choice.reason),
+                )
+            }
             Kind::Bootc => Self::Bootc(BootcHost::new(registries_conf, choice.reason)),
             Kind::RpmOstree => Self::RpmOstree(RpmOstreeHost::new(registries_conf, choice.reason)),
         })

@@ -107,7 +107,9 @@ impl Host for RpmOstreeHost {
                 Pin::Digest(d) => p.digest.as_deref() == Some(d.as_str()),
                 Pin::Commit(c) => p.commit == *c,
             })
-            .ok_or_else(|| anyhow!("`rpm-ostree deploy {arg}` succeeded but shows no staged {arg}"))?;
+            .ok_or_else(|| {
+                anyhow!("`rpm-ostree deploy {arg}` succeeded but shows no staged {arg}")
+            })?;
         if !follows(&staged, tracked) {
             // Never leave a deployment behind that would lose the tracked reference.
             self.rpm_ostree.run(&["cleanup", "-p"])?;

@@ -44,7 +44,9 @@ impl Probes for SystemProbes {
     }
 
     fn rpm_ostree(&self) -> Probe {
-        Tool::new("rpm-ostree").probe(&["status", "--json"])
+        Tool::new("rpm-ostree")
+            .with_env("RPMOSTREE_CLIENT_ID", super::rpm_ostree::DRIVER_NAME)
+            .probe(&["status", "--json"])
     }
 }
 

@@ -54,14 +54,17 @@ fn every_bootc_fixture_picks_bootc_unless_incompatible() {
     for (name, bytes) in fixtures {
         let probes = Recorded {
             bootc: Some(Probe::Answered(bytes)),
-            rpm_ostree: Some(Probe::Answered(shared("fcos/zincati/rpm-ostree-status.json"))),
+            rpm_ostree: Some(Probe::Answered(shared(
+                "fcos/zincati/rpm-ostree-status.json",
+            ))),
         };
         let choice = auto(&probes);
         let parsed = bootc_status::parse(&bytes_of(&name), &name).unwrap();
         if parsed.spec_imgref.is_none() || parsed.incompatible {
             assert_eq!(choice.kind, Kind::RpmOstree, "{name}");
             assert!(
-                choice.reason.contains("spec.image is null") || choice.reason.contains("incompatible"),
+                choice.reason.contains("spec.image is null")
+                    || choice.reason.contains("incompatible"),
                 "{}",
                 choice.reason
             );
@@ -98,7 +101,11 @@ fn every_rpm_ostree_fixture_picks_rpm_ostree_without_bootc() {
 #[test]
 fn neither_tool_means_native_and_says_why() {
     let table = [
-        (Probe::Missing, Probe::Missing, "bootc is not installed; rpm-ostree is not installed"),
+        (
+            Probe::Missing,
+            Probe::Missing,
+            "bootc is not installed; rpm-ostree is not installed",
+        ),
         (
             Probe::Failed("not booted".into()),
             Probe::Failed("daemon down".into()),
@@ -116,7 +123,11 @@ fn neither_tool_means_native_and_says_why() {
             rpm_ostree: Some(rpm),
         });
         assert_eq!(choice.kind, Kind::Ostree);
-        assert!(choice.reason.contains(want), "{:?} !~ {want}", choice.reason);
+        assert!(
+            choice.reason.contains(want),
+            "{:?} !~ {want}",
+            choice.reason
+        );
     }
 }
 
@@ -131,8 +142,13 @@ fn configuration_wins_without_probing() {
         (Backend::Bootc, Kind::Bootc),
         (Backend::RpmOstree, Kind::RpmOstree),
     ] {
-        let c = choose(configured, "/etc/bootc-checkpoint/config.d/10-host.toml", false, &none)
-            .unwrap();
+        let c = choose(
+            configured,
+            "/etc/bootc-checkpoint/config.d/10-host.toml",
+            false,
+            &none,
+        )
+        .unwrap();
         assert_eq!(c.kind, kind);
         assert!(c.reason.contains("10-host.toml"), "{}", c.reason);
     }
