@@ -65,6 +65,13 @@ enum Command {
         #[command(flatten)]
         common: JourneyArgs,
     },
+    /// For other updaters' `ExecCondition=` (bootc-fetch-apply-updates, Zincati): exit 0 when
+    /// no journey is active, 1 while one is (or the state cannot be read), so they cannot move
+    /// the host past a checkpoint.
+    Gate {
+        #[command(flatten)]
+        common: JourneyArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,6 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Cancel { common } => {
             cmd::journey::run(out, &common.into(), cmd::journey::Action::Cancel)
         }
+        Command::Gate { common } => cmd::journey::gate(out, &common.into()),
         Command::Plan(a) => {
             let target = match a.booted {
                 Some(b) => cmd::plan::Target::Booted(b),

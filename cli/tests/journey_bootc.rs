@@ -80,6 +80,13 @@ fn bootc_journey_a_b_c_command_sequence() {
     assert_tag_kept(&j);
 
     // `--apply` on the waiting hop: bootc's own reboot verb, nothing restaged.
+    // Other updaters' ExecCondition=: held back while the journey is active.
+    let (code, gate, _) = j.cli("gate", &[]);
+    assert_eq!(
+        (code, &gate["kind"], &gate["active"]),
+        (1, &json!("Gate"), &json!(true))
+    );
+
     let step = j.ok("upgrade", &["--apply"]);
     assert_eq!(step["outcome"], "waiting", "{step:#}");
     assert!(j.host.reboot_requested());
@@ -105,6 +112,8 @@ fn bootc_journey_a_b_c_command_sequence() {
         j.images.image("stable")
     );
     assert!(j.state_file()["journey"].is_null());
+    let (code, gate, _) = j.cli("gate", &[]);
+    assert_eq!((code, &gate["active"]), (0, &json!(false)), "{gate:#}");
 
     let stable = j.images.image("stable");
     let mut want = vec![switch_to(&j, RELEASE_B)];

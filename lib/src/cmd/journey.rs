@@ -168,6 +168,42 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
     }
 }
 
+/// Answer `gate`: a journey holds other updaters back. A state that cannot be read holds them
+/// back too (the error exits 1 as well), since it may hide a journey.
+pub fn gate(out: &mut dyn Write, common: &Common) -> Result<Exit> {
+    let config = crate::config::load(&common.config_root)?.config;
+    let effective = Effective::new(common, &config)?;
+    let state = StateStore::open(&effective.state_dir)?.load()?;
+    let format = common.format;
+    let (exit, message) = match &state.journey {
+        Some(j) => (
+            Exit::Failure,
+            format!(
+                "a checkpoint journey is active ({}, phase {:?}): other updaters wait until it \
+                 completes",
+                j.hop_path(),
+                j.phase
+            ),
+        ),
+        None => (
+            Exit::Success,
+            "no checkpoint journey is active: other updaters may run".to_string(),
+        ),
+    };
+    let text = match format {
+        Format::Json => {
+            let body = serde_json::json!({
+                "active": state.journey.is_some(),
+                "message": message,
+            });
+            Versioned::new("Gate", &body).to_json()
+        }
+        Format::Text => format!("{message}\n"),
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(exit)
+}
+
 fn print_step(out: &mut dyn Write, format: Format, step: &Step) -> Result<Exit> {
     let text = match format {
         Format::Json => Versioned::new("Step", step).to_json(),
