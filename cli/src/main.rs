@@ -1,11 +1,14 @@
 //! `bootc-checkpoint`: parse the command line, call the engine, print errors once.
 
+mod generate;
+
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use checkpoint_engine::cmd::{self, graph::ShowFormat, Exit, Format};
 use checkpoint_engine::graph::fcos;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Mandatory checkpoints, dead-ends and phased rollouts for image-based hosts.
 #[derive(Debug, Parser)]
@@ -44,7 +47,8 @@ enum Command {
         /// Only report what would be staged.
         #[arg(long, conflicts_with = "apply")]
         check: bool,
-        /// Reboot (systemctl reboot) when a hop was staged on the running system.
+        /// Reboot into the staged hop on the running system, the backend's way (systemctl
+        /// reboot, bootc upgrade --apply, rpm-ostree finalize-deployment).
         #[arg(long)]
         apply: bool,
         #[command(flatten)]
@@ -71,6 +75,20 @@ enum Command {
     Gate {
         #[command(flatten)]
         common: JourneyArgs,
+    },
+    /// Build-time helpers (man pages, shell completions) used by the install.
+    #[command(subcommand, hide = true)]
+    Internals(InternalsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum InternalsCommand {
+    /// Write a section-8 man page for every command into DIR.
+    Man { dir: PathBuf },
+    /// Write the completion script for SHELL into DIR.
+    Completions {
+        shell: clap_complete::Shell,
+        dir: PathBuf,
     },
 }
 
@@ -296,6 +314,17 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             cmd::journey::run(out, &common.into(), cmd::journey::Action::Cancel)
         }
         Command::Gate { common } => cmd::journey::gate(out, &common.into()),
+        Command::Internals(InternalsCommand::Man { dir }) => {
+            for page in generate::man_pages(Cli::command(), &dir)? {
+                writeln!(out, "{}", dir.join(page).display())?;
+            }
+            Ok(Exit::Success)
+        }
+        Command::Internals(InternalsCommand::Completions { shell, dir }) => {
+            let path = generate::completions(Cli::command(), shell, &dir)?;
+            writeln!(out, "{path}")?;
+            Ok(Exit::Success)
+        }
         Command::Plan(a) => {
             let target = match a.booted {
                 Some(b) => cmd::plan::Target::Booted(b),
