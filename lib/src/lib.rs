@@ -17,6 +17,7 @@ pub mod rollout;
 pub mod sources;
 pub mod spec;
 pub mod state;
+pub mod strategy;
 
 // Re-exported so the binary and integration tests use the very same ostree/gio/glib and tokio
 // as the engine (a second copy of the glib bindings would not interoperate).
