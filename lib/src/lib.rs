@@ -11,6 +11,7 @@ pub mod engine;
 pub mod fsutil;
 pub mod graph;
 pub mod host;
+pub mod notify;
 pub mod plan;
 pub mod registry;
 pub mod rollout;

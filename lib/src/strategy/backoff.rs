@@ -71,7 +71,16 @@ mod tests {
     #[test]
     fn delays_double_up_to_the_cap() {
         let b = Backoff::default();
-        let table = [(1, 1), (2, 2), (3, 4), (4, 8), (5, 16), (6, 30), (7, 30), (40, 30)];
+        let table = [
+            (1, 1),
+            (2, 2),
+            (3, 4),
+            (4, 8),
+            (5, 16),
+            (6, 30),
+            (7, 30),
+            (40, 30),
+        ];
         for (attempt, secs) in table {
             assert_eq!(b.delay(attempt), S(secs), "attempt {attempt}");
         }

@@ -149,7 +149,14 @@ fn fixed_clocks() {
             false,
             span("2026-03-08T21:30:00Z", "2026-03-08T22:30:00Z"),
         ),
-        ("no windows at all", vec![], utc, "2026-03-09T10:00:00Z", false, None),
+        (
+            "no windows at all",
+            vec![],
+            utc,
+            "2026-03-09T10:00:00Z",
+            false,
+            None,
+        ),
     ];
     for (what, windows, tz, now, allowed, window) in table {
         let d = decide(&windows, &tz, t(now));
@@ -164,7 +171,11 @@ fn fixed_clocks() {
 #[test]
 fn a_week_long_window_is_always_open() {
     let windows = [w(&[Mon], "00:00", crate::config::MAX_WINDOW_MINUTES)];
-    for now in ["2026-03-09T00:00:00Z", "2026-03-15T23:59:59Z", "2026-07-01T12:00:00Z"] {
+    for now in [
+        "2026-03-09T00:00:00Z",
+        "2026-03-15T23:59:59Z",
+        "2026-07-01T12:00:00Z",
+    ] {
         assert!(decide(&windows, &Utc, t(now)).allowed, "{now}");
     }
 }
