@@ -271,6 +271,8 @@ fn backends_of_later_builds_are_refused() {
             root,
             "--state-dir",
             state.path().to_str().unwrap(),
+            "--run-dir",
+            state.path().to_str().unwrap(),
         ]);
         assert_eq!(code, 1, "{err}");
         assert!(
@@ -286,6 +288,8 @@ fn backends_of_later_builds_are_refused() {
         "--config-root",
         root,
         "--state-dir",
+        state.path().to_str().unwrap(),
+        "--run-dir",
         state.path().to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
@@ -347,6 +351,8 @@ fn drop_ins_configure_the_journey() {
             "--sysroot",
             sysroot.path().to_str().unwrap(),
             "--config-root",
+            r.path().to_str().unwrap(),
+            "--run-dir",
             r.path().to_str().unwrap(),
             // No wariness flag: a missing machine id proves the configured one is used.
             "--machine-id",

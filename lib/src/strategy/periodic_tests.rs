@@ -29,14 +29,23 @@ fn span(start: &str, end: &str) -> Option<Span> {
 
 use Weekday::{Mon, Sat, Sun};
 
+/// (what, windows, zone, now, allowed, window)
+type Case = (
+    &'static str,
+    Vec<Window>,
+    Tz,
+    &'static str,
+    bool,
+    Option<Span>,
+);
+
 #[test]
 fn fixed_clocks() {
     let berlin: Tz = "Europe/Berlin".parse().unwrap();
     let new_york: Tz = "America/New_York".parse().unwrap();
     let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
     let utc: Tz = "UTC".parse().unwrap();
-    // (what, windows, zone, now, allowed, window)
-    let table: Vec<(&str, Vec<Window>, Tz, &str, bool, Option<Span>)> = vec![
+    let table: Vec<Case> = vec![
         (
             "Berlin spring forward: 02:30 does not exist, the window opens at 03:30 CEST",
             vec![w(&[Sun], "02:30", 60)],

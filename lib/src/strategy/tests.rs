@@ -99,5 +99,5 @@ fn fleet_lock_answers() {
             "nodeUuid": "2f1e83a8eda0401987166e65011b9b67", "answer": "refused",
             "status": 409, "kind": "failed_lock", "value": "semaphore full"})
     );
-    assert_eq!(immediate().allowed, true);
+    assert!(immediate().allowed);
 }
