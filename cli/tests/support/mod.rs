@@ -20,6 +20,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod fleetlock;
 pub mod http;
 pub mod images;
 pub mod registry;
