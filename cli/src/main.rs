@@ -345,7 +345,8 @@ fn init_logging() {
     }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(filter("warn"))
+        // The key events (MESSAGE_IDs) repeat what the output already says on a terminal.
+        .with_env_filter(filter("warn,checkpoint_engine::notify::events=error"))
         .without_time()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
