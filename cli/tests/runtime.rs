@@ -329,6 +329,12 @@ fn maintenance_windows_gate_the_reboot() {
     // 03:00 CEST on the night Berlin springs forward: 02:30 never happens, the window opens
     // at 03:30 CEST (01:30 UTC).
     let outside = "1774746000"; // 2026-03-29T01:00:00Z
+                                // A dry run writes nothing, not even the runtime files.
+    assert_eq!(
+        host.ok("upgrade", &["--check", "--now", outside])["outcome"],
+        "available"
+    );
+    assert_eq!(host.run_file("bootc-checkpoint/metrics.prom"), None);
     let step = host.ok("upgrade", &["--apply", "--now", outside]);
     assert_eq!(step["outcome"], "staged");
     assert_eq!(step["reboot"]["allowed"], false, "{step:#}");

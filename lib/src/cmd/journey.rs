@@ -119,6 +119,7 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
         state_dir: effective.state_dir.clone(),
         history_before: before.history,
         now,
+        dry_run: matches!(action, Action::Upgrade { check: true, .. }),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -27,6 +27,8 @@ pub(super) struct Runtime<'a> {
     /// The history before the command, to tell which events it added.
     pub history_before: Vec<Event>,
     pub now: DateTime<Utc>,
+    /// `upgrade --check` writes nothing, not even the runtime files.
+    pub dry_run: bool,
 }
 
 impl Runtime<'_> {
@@ -149,6 +151,9 @@ impl Runtime<'_> {
         reboot: Option<&RebootDecision>,
         checked_graph: Option<&str>,
     ) {
+        if self.dry_run {
+            return;
+        }
         if let Err(e) = self.try_publish(store, step, reboot, checked_graph) {
             tracing::warn!("updating the runtime files: {e:#}");
         }
