@@ -185,7 +185,7 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
                 return Err(e.context("not rebooting into the staged hop"));
             }
             if reboot.is_some_and(|r| r.allowed) {
-                runtime.reboot()?;
+                runtime.reboot(systemctl_reboot)?;
             }
             Ok(exit)
         }
@@ -214,6 +214,15 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
             Ok(Exit::Success)
         }
     }
+}
+
+fn systemctl_reboot() -> Result<()> {
+    let status = std::process::Command::new("systemctl")
+        .arg("reboot")
+        .status()
+        .context("running systemctl reboot")?;
+    anyhow::ensure!(status.success(), "systemctl reboot failed: {status}");
+    Ok(())
 }
 
 /// A failed command still refreshes the runtime files (the state may hold a new error).

@@ -122,19 +122,17 @@ impl Runtime<'_> {
         })
     }
 
-    /// Reboot: `systemctl reboot`, or the `--reboot-command` seam.
-    pub fn reboot(&self) -> Result<()> {
-        let (program, args): (PathBuf, &[&str]) = match &self.common.reboot_command {
-            Some(p) => (p.clone(), &[]),
-            None => ("systemctl".into(), &["reboot"]),
-        };
+    /// Reboot the host's way (`host_reboot`), or with the `--reboot-command` seam.
+    pub fn reboot(&self, host_reboot: impl FnOnce() -> Result<()>) -> Result<()> {
         events::log(
             events::Kind::Rebooting,
             None,
             "rebooting into the staged hop",
         );
-        let status = std::process::Command::new(&program)
-            .args(args)
+        let Some(program) = &self.common.reboot_command else {
+            return host_reboot();
+        };
+        let status = std::process::Command::new(program)
             .status()
             .with_context(|| format!("running {}", program.display()))?;
         anyhow::ensure!(status.success(), "{} failed: {status}", program.display());
