@@ -203,6 +203,17 @@ struct JourneyArgs {
     /// Look up the config.d directories under DIR instead of / (tests, image builds).
     #[arg(long, value_name = "DIR", default_value = "/")]
     config_root: PathBuf,
+    /// Where upgrade, resume and cancel keep the motd (motd.d/85-bootc-checkpoint.motd), the
+    /// reboot flag (reboot-required) and the metrics (bootc-checkpoint/metrics.prom).
+    #[arg(long, value_name = "DIR", default_value = "/run")]
+    run_dir: PathBuf,
+    /// Test and diagnostic seam: run PROGRAM instead of `systemctl reboot`; an offline
+    /// sysroot's freshly deployed hop then counts as waiting for a reboot.
+    #[arg(long, value_name = "PROGRAM", hide = true)]
+    reboot_command: Option<PathBuf>,
+    /// Give up on an unreachable FleetLock server after SECONDS (default 120).
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    fleet_lock_deadline: Option<u64>,
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
 }
@@ -219,6 +230,9 @@ impl From<JourneyArgs> for cmd::journey::Common {
             registries_conf: a.registries_conf,
             config_root: a.config_root,
             format: a.format.into(),
+            run_dir: a.run_dir,
+            reboot_command: a.reboot_command,
+            fleet_lock_deadline: a.fleet_lock_deadline,
         }
     }
 }
@@ -344,16 +358,39 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-fn main() -> ExitCode {
+/// Logs go to stderr; run by systemd (stderr connected to the journal) they go to journald
+/// natively instead, so that structured fields such as `MESSAGE_ID` survive (docs/runtime.md).
+fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = |default: &str| {
+        tracing_subscriber::EnvFilter::try_from_env("BOOTC_CHECKPOINT_LOG")
+            .unwrap_or_else(|_| default.into())
+    };
+    let journald = std::env::var_os("JOURNAL_STREAM")
+        .and_then(|_| tracing_journald::layer().ok())
+        .map(|l| {
+            l.with_field_prefix(None)
+                .with_syslog_identifier("bootc-checkpoint".into())
+        });
+    if let Some(layer) = journald {
+        tracing_subscriber::registry()
+            .with(layer)
+            .with(filter("info"))
+            .init();
+        return;
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BOOTC_CHECKPOINT_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        // The key events (MESSAGE_IDs) repeat what the output already says on a terminal.
+        .with_env_filter(filter("warn,checkpoint_engine::notify::events=error"))
         .without_time()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+fn main() -> ExitCode {
+    init_logging();
     match run(Cli::parse()) {
         Ok(Exit::Success) => ExitCode::SUCCESS,
         Ok(Exit::Failure) => ExitCode::from(1),

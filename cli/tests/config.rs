@@ -272,6 +272,8 @@ fn configured_backend_is_the_one_used() {
             root,
             "--state-dir",
             state_dir,
+            "--run-dir",
+            state_dir,
             "--sysroot",
             state_dir,
         ]);
@@ -291,6 +293,8 @@ fn configured_backend_is_the_one_used() {
         "--config-root",
         root,
         "--state-dir",
+        state.path().to_str().unwrap(),
+        "--run-dir",
         state.path().to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
@@ -352,6 +356,8 @@ fn drop_ins_configure_the_journey() {
             "--sysroot",
             sysroot.path().to_str().unwrap(),
             "--config-root",
+            r.path().to_str().unwrap(),
+            "--run-dir",
             r.path().to_str().unwrap(),
             // No wariness flag: a missing machine id proves the configured one is used.
             "--machine-id",

@@ -89,6 +89,9 @@ impl Scenario {
             // No config drop-ins from the machine running the tests.
             .arg("--config-root")
             .arg(self.state.path())
+            // motd, reboot flag and metrics go here, never to the machine's /run.
+            .arg("--run-dir")
+            .arg(self.state.path())
             .args(extra)
             // skopeo 1.9.3 ignores CONTAINERS_REGISTRIES_CONF: the engine hands this file to
             // skopeo (and uses it for its own lookups) so the test registry is plain HTTP.

@@ -118,6 +118,9 @@ impl Host {
             .args(["--wariness", "0", "--format", "json"])
             // No config drop-ins from the machine running the tests.
             .arg("--config-root")
+            .arg(self.state.path())
+            // motd, reboot flag and metrics go here, never to the machine's /run.
+            .arg("--run-dir")
             .arg(self.state.path());
         if let Some(g) = graph {
             c.arg("--graph").arg(g);

@@ -222,6 +222,8 @@ fn rpm_ostree_ref_journey_pins_commits_and_keeps_the_ref() {
             .arg(&graph)
             .arg("--config-root")
             .arg(state.path())
+            .arg("--run-dir")
+            .arg(state.join("run"))
             .args(extra)
             .envs(host.env())
             .output()

@@ -26,3 +26,17 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     dir.atomic_write(name, contents)
         .with_context(|| format!("writing {}", path.display()))
 }
+
+/// Replace `rel` under `dir` atomically (as [`write_atomic`]) with permission bits `mode`,
+/// creating its parent directories; for files other users read (motd, metrics).
+pub fn write_atomic_in(dir: &Dir, rel: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+        dir.create_dir_all(parent)
+            .with_context(|| format!("creating directory {}", parent.display()))?;
+    }
+    let perms =
+        cap_std_ext::cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(mode));
+    dir.atomic_write_with_perms(rel, contents, perms)
+        .with_context(|| format!("writing {}", rel.display()))
+}

@@ -11,12 +11,14 @@ pub mod engine;
 pub mod fsutil;
 pub mod graph;
 pub mod host;
+pub mod notify;
 pub mod plan;
 pub mod registry;
 pub mod rollout;
 pub mod sources;
 pub mod spec;
 pub mod state;
+pub mod strategy;
 
 // Re-exported so the binary and integration tests use the very same ostree/gio/glib and tokio
 // as the engine (a second copy of the glib bindings would not interoperate).

@@ -330,6 +330,9 @@ impl Journey {
             .arg(self.state.path())
             .arg("--registries-conf")
             .arg(self.registry.registries_conf())
+            // motd, reboot-required and metrics go here, never to the machine's /run.
+            .arg("--run-dir")
+            .arg(self.state.join("run"))
             .args(extra)
             .envs(self.host.env());
         if cmd == "upgrade" {

@@ -21,6 +21,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fakes;
+pub mod fleetlock;
 pub mod http;
 pub mod images;
 pub mod registry;

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use serde::Serialize;
+
+use super::runtime::Runtime;
 use super::{Exit, Format};
 use crate::config::Config;
 use crate::engine::{Engine, Outcome, Settings, Status, Step};
@@ -14,6 +17,7 @@ use crate::host::{AnyHost, Deployment, Host, Origin};
 use crate::rollout::Wariness;
 use crate::spec::Versioned;
 use crate::state::StateStore;
+use crate::strategy::RebootDecision;
 
 /// Options shared by the journey commands. Those left unset fall back to the configuration
 /// drop-ins (`crate::config`), then to the built-in defaults.
@@ -35,6 +39,13 @@ pub struct Common {
     /// Where the config.d directories are looked up: `/` on a host.
     pub config_root: PathBuf,
     pub format: Format,
+    /// Where the motd, reboot flag and metrics go: `/run` on a host (see `crate::notify`).
+    pub run_dir: PathBuf,
+    /// Test and diagnostic seam: run this program instead of `systemctl reboot` (and let an
+    /// offline sysroot's freshly deployed hop count as waiting for a reboot).
+    pub reboot_command: Option<PathBuf>,
+    /// Seconds to keep retrying an unreachable FleetLock server (default: two minutes).
+    pub fleet_lock_deadline: Option<u64>,
 }
 
 /// The options in effect once the command line, the configuration and the defaults are merged.
@@ -89,8 +100,25 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
     let config = crate::config::load(&common.config_root)?.config;
     let effective = Effective::new(common, &config)?;
     let store = StateStore::open(&effective.state_dir)?;
+    let before = store.load()?;
+    let now = match common.now {
+        Some(t) => chrono::DateTime::from_timestamp(t, 0).context("--now is out of range")?,
+        None => chrono::Utc::now(),
+    };
+    let runtime = Runtime {
+        common,
+        config: &config,
+        state_dir: effective.state_dir.clone(),
+        history_before: before.history,
+        now,
+        dry_run: matches!(action, Action::Upgrade { check: true, .. }),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     // Resume runs at every boot: with no journey it must cost nothing, not even the sysroot.
-    if action == Action::Resume && store.load()?.journey.is_none() {
+    if action == Action::Resume && before.journey.is_none() {
         let step = Step {
             outcome: Outcome::Idle,
             message: "no journey in progress; nothing to do".into(),
@@ -98,7 +126,10 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
             plan: None,
             journey: None,
         };
-        return print_step(out, common.format, &step);
+        let unlocked = runtime.steady_state(&rt);
+        let exit = print_step(out, common.format, &step, None)?;
+        runtime.publish(&store, Some(&step), None, None);
+        return unlocked.map(|()| exit);
     }
     let backend = &config.host.backend;
     let choice = detect::choose(
@@ -122,40 +153,66 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
         wariness,
         max_attempts: crate::engine::DEFAULT_MAX_ATTEMPTS,
     };
-    let now = match common.now {
-        Some(t) => chrono::DateTime::from_timestamp(t, 0).context("--now is out of range")?,
-        None => chrono::Utc::now(),
-    };
     let engine = Engine {
         host: &host,
         store: &store,
         settings: &settings,
         now,
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    // The graph a check looks at (for the metrics' graph serial and age).
+    let checked_graph = (settings.graph.clone())
+        .or_else(|| before.journey.as_ref().map(|j| j.graph.source.clone()));
     match action {
         Action::Upgrade { check, apply } => {
-            let step = rt.block_on(engine.upgrade(check))?;
-            let exit = print_step(out, common.format, &step)?;
+            let step = rt.block_on(engine.upgrade(check));
+            let step = settled(&runtime, &store, step, checked_graph.as_deref())?;
             // A hop staged earlier whose reboot never happened (`waiting`) reboots too.
-            let staged = matches!(step.outcome, Outcome::Staged | Outcome::Waiting);
-            if apply && staged && step.reboot_required {
-                let pending = host
-                    .status()?
-                    .pending
-                    .context("no staged deployment to reboot into")?;
-                host.apply(&pending)?;
+            let decision = (apply && runtime.wants_reboot(&step)).then(|| runtime.decide(&rt));
+            let (reboot, failure) = match decision {
+                None => (None, None),
+                Some(Ok(d)) => (Some(d), None),
+                Some(Err(e)) => (Some(not_rebooting(&config, &e)), Some(e)),
+            };
+            let mut step = step;
+            if let Some(r) = &reboot {
+                step.message = format!("{}; {}", step.message, r.reason);
+            }
+            let exit = print_step(out, common.format, &step, reboot.as_ref())?;
+            runtime.publish(
+                &store,
+                Some(&step),
+                reboot.as_ref(),
+                checked_graph.as_deref(),
+            );
+            if let Some(e) = failure {
+                return Err(e.context("not rebooting into the staged hop"));
+            }
+            if reboot.is_some_and(|r| r.allowed) {
+                runtime.reboot(|| {
+                    let pending = host
+                        .status()?
+                        .pending
+                        .context("no staged deployment to reboot into")?;
+                    host.apply(&pending)
+                })?;
             }
             Ok(exit)
         }
         Action::Resume => {
-            let step = rt.block_on(engine.resume())?;
-            print_step(out, common.format, &step)
+            let step = rt.block_on(engine.resume());
+            // The boot is good whatever resume found: give the reboot slot back first.
+            let unlocked = runtime.steady_state(&rt);
+            let step = settled(&runtime, &store, step, checked_graph.as_deref())?;
+            let exit = print_step(out, common.format, &step, None)?;
+            runtime.publish(&store, Some(&step), None, checked_graph.as_deref());
+            unlocked.map(|()| exit)
         }
-        Action::Cancel => print_step(out, common.format, &engine.cancel()?),
+        Action::Cancel => {
+            let step = settled(&runtime, &store, engine.cancel(), None)?;
+            let exit = print_step(out, common.format, &step, None)?;
+            runtime.publish(&store, Some(&step), None, None);
+            Ok(exit)
+        }
         Action::Status => {
             let status = engine.status()?;
             let text = match common.format {
@@ -204,9 +261,48 @@ pub fn gate(out: &mut dyn Write, common: &Common) -> Result<Exit> {
     Ok(exit)
 }
 
-fn print_step(out: &mut dyn Write, format: Format, step: &Step) -> Result<Exit> {
+/// A failed command still refreshes the runtime files (the state may hold a new error).
+fn settled(
+    runtime: &Runtime,
+    store: &StateStore,
+    step: Result<Step>,
+    graph: Option<&str>,
+) -> Result<Step> {
+    if step.is_err() {
+        runtime.publish(store, None, None, graph);
+    }
+    step
+}
+
+/// The decision printed when the strategy could not decide (e.g. no FleetLock server).
+fn not_rebooting(config: &Config, e: &anyhow::Error) -> RebootDecision {
+    RebootDecision {
+        strategy: config.updates.strategy.value,
+        allowed: false,
+        reason: format!("not rebooting: {e:#}"),
+        window: None,
+        time_zone: None,
+        lock: None,
+    }
+}
+
+/// A `Step` with the reboot decision, when there was one (JSON kind `Step`).
+#[derive(Serialize)]
+struct StepDoc<'a> {
+    #[serde(flatten)]
+    step: &'a Step,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reboot: Option<&'a RebootDecision>,
+}
+
+fn print_step(
+    out: &mut dyn Write,
+    format: Format,
+    step: &Step,
+    reboot: Option<&RebootDecision>,
+) -> Result<Exit> {
     let text = match format {
-        Format::Json => Versioned::new("Step", step).to_json(),
+        Format::Json => Versioned::new("Step", StepDoc { step, reboot }).to_json(),
         Format::Text => {
             let mut s = format!("{}\n", step.message);
             if let Some(j) = &step.journey {
@@ -290,6 +386,9 @@ mod tests {
             registries_conf: None,
             config_root: "/".into(),
             format: Format::Text,
+            run_dir: "/run".into(),
+            reboot_command: None,
+            fleet_lock_deadline: None,
         }
     }
 
