@@ -131,6 +131,40 @@ enum GraphCommand {
         #[arg(long, value_enum, default_value_t = ShowArg::Text)]
         format: ShowArg,
     },
+    /// Sign a graph file with a minisign secret key; writes FILE.minisig.
+    Sign {
+        file: PathBuf,
+        /// minisign secret key (`minisign -G` makes one).
+        #[arg(long)]
+        key: PathBuf,
+        /// File holding the key's password, for encrypted keys.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Push a graph file (and FILE.minisig) as an OCI artifact, e.g. next to the images.
+    Push {
+        file: PathBuf,
+        /// `oci:REGISTRY/REPO:TAG`.
+        target: String,
+        /// A registries.conf to use instead of the host's.
+        #[arg(long)]
+        registries_conf: Option<PathBuf>,
+    },
+    /// Fetch a graph from any source as a node would, verify it, and write it to a file.
+    Pull {
+        /// `oci:…`, `https://…`, `http://…` or a path.
+        source: String,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Directories of trusted minisign public keys (`*.pub`).
+        #[arg(long = "keys-dir", value_name = "DIR")]
+        keys_dirs: Vec<PathBuf>,
+        /// Accept an unsigned graph (a signature present is still checked).
+        #[arg(long)]
+        allow_unsigned: bool,
+        #[arg(long)]
+        registries_conf: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +329,31 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Graph(GraphCommand::Validate { file, format }) => {
             cmd::graph::validate(out, &file, format.into())
+        }
+        Command::Graph(GraphCommand::Sign {
+            file,
+            key,
+            password_file,
+        }) => cmd::publish::sign(out, &file, &key, password_file.as_deref()),
+        Command::Graph(GraphCommand::Push {
+            file,
+            target,
+            registries_conf,
+        }) => cmd::publish::push(out, &file, &target, registries_conf.as_deref()),
+        Command::Graph(GraphCommand::Pull {
+            source,
+            output,
+            keys_dirs,
+            allow_unsigned,
+            registries_conf,
+        }) => {
+            let ctx = checkpoint_engine::sources::Context {
+                require_signature: !allow_unsigned,
+                keys_dirs,
+                registries_conf,
+                ..Default::default()
+            };
+            cmd::publish::pull(out, &source, &output, &ctx)
         }
         Command::Graph(GraphCommand::Show { file, format }) => {
             let format = match format {

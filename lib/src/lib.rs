@@ -19,6 +19,7 @@ pub mod sources;
 pub mod spec;
 pub mod state;
 pub mod strategy;
+pub mod trust;
 
 // Re-exported so the binary and integration tests use the very same ostree/gio/glib and tokio
 // as the engine (a second copy of the glib bindings would not interoperate).

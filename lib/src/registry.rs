@@ -91,7 +91,7 @@ impl RegistryConfig {
         Ok(())
     }
 
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::new(ClientConfig {
             protocol: ClientProtocol::HttpsExcept(self.insecure.clone()),
             ..Default::default()
@@ -116,6 +116,62 @@ impl RegistryConfig {
     }
 }
 
+/// Credentials for `registry` from the containers auth files, as podman, skopeo and bootc read
+/// them: `$REGISTRY_AUTH_FILE`, `/run/containers/0/auth.json`, `/etc/ostree/auth.json` (bootc),
+/// `~/.docker/config.json`; the first file naming the registry wins. Anonymous otherwise.
+pub fn auth_for(registry: &str) -> Result<RegistryAuth> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE") {
+        files.push(f.into());
+    }
+    files.push("/run/containers/0/auth.json".into());
+    files.push("/etc/ostree/auth.json".into());
+    if let Some(home) = std::env::var_os("HOME") {
+        files.push(PathBuf::from(home).join(".docker/config.json"));
+    }
+    for f in files {
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", f.display())),
+        };
+        if let Some(auth) = parse_auth_file(&text, registry)
+            .with_context(|| format!("reading registry credentials from {}", f.display()))?
+        {
+            return Ok(auth);
+        }
+    }
+    Ok(RegistryAuth::Anonymous)
+}
+
+/// `{"auths": {"registry": {"auth": base64("user:password")}}}`.
+fn parse_auth_file(text: &str, registry: &str) -> Result<Option<RegistryAuth>> {
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        auths: std::collections::BTreeMap<String, Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        auth: Option<String>,
+    }
+    let file: File = serde_json::from_str(text).context("not a containers auth file")?;
+    let Some(entry) = file.auths.get(registry).and_then(|e| e.auth.as_ref()) else {
+        return Ok(None);
+    };
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(entry.trim())
+        .with_context(|| format!("auths[{registry:?}].auth is not base64"))?;
+    let decoded = String::from_utf8(decoded)
+        .with_context(|| format!("auths[{registry:?}].auth is not UTF-8"))?;
+    let (user, password) = decoded
+        .split_once(':')
+        .with_context(|| format!("auths[{registry:?}].auth is not user:password"))?;
+    Ok(Some(RegistryAuth::Basic(user.into(), password.into())))
+}
+
 fn is_not_found(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::ImageManifestNotFoundError(_) => true,
@@ -132,6 +188,22 @@ fn is_not_found(e: &OciDistributionError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_from_auth_files() {
+        // base64("user:pa:ss")
+        let text = r#"{"auths": {"q.io": {"auth": "dXNlcjpwYTpzcw=="}, "other": {}}}"#;
+        match parse_auth_file(text, "q.io").unwrap() {
+            Some(RegistryAuth::Basic(u, p)) => {
+                assert_eq!((u.as_str(), p.as_str()), ("user", "pa:ss"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_auth_file(text, "other").unwrap().is_none());
+        assert!(parse_auth_file(text, "nowhere").unwrap().is_none());
+        let bad = r#"{"auths": {"q.io": {"auth": "%%%"}}}"#;
+        assert!(format!("{:#}", parse_auth_file(bad, "q.io").unwrap_err()).contains("not base64"));
+    }
 
     #[test]
     fn insecure_registries_from_conf() {

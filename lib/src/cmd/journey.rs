@@ -152,6 +152,13 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
         graph: effective.graph,
         wariness,
         max_attempts: crate::engine::DEFAULT_MAX_ATTEMPTS,
+        sources: crate::sources::Context {
+            state_dir: Some(effective.state_dir.clone()),
+            require_signature: config.trust.policy.value == crate::config::TrustPolicy::Require,
+            keys_dirs: config.trust.keys_dirs.value.clone(),
+            registries_conf: common.registries_conf.clone(),
+            limits: crate::sources::Limits::default(),
+        },
     };
     let engine = Engine {
         host: &host,
@@ -214,7 +221,7 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
             Ok(exit)
         }
         Action::Status => {
-            let status = engine.status()?;
+            let status = rt.block_on(engine.status())?;
             let text = match common.format {
                 Format::Json => Versioned::new("Status", &status).to_json(),
                 Format::Text => render_status(&status),

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod graph;
 pub mod journey;
 pub mod plan;
+pub mod publish;
 mod runtime;
 
 use std::io::Write;

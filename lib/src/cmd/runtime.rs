@@ -171,7 +171,8 @@ impl Runtime<'_> {
         }
         let mut last_check = LastCheck::load(&self.state_dir);
         if let Some(src) = checked_graph.filter(|_| step.is_some()) {
-            let identity = crate::sources::load(src).ok().map(|l| l.identity);
+            // From the cache the command just refreshed: no second fetch.
+            let identity = crate::sources::cached_identity(&self.state_dir, src);
             let check = LastCheck::after(last_check.as_ref(), identity.as_ref(), self.now);
             check.save(&self.state_dir)?;
             last_check = Some(check);

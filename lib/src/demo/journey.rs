@@ -132,6 +132,10 @@ fn step(rt: &tokio::runtime::Runtime, scene: &Scene, spec: &StepSpec) -> Result<
         graph: spec.graph.then(|| graph.to_string()),
         wariness: Wariness::new(0.0).map_err(anyhow::Error::msg)?,
         max_attempts: DEFAULT_MAX_ATTEMPTS,
+        sources: crate::sources::Context {
+            state_dir: Some(scene.state_dir.to_path_buf()),
+            ..Default::default()
+        },
     };
     let engine = Engine {
         host: &ostree,
@@ -141,7 +145,7 @@ fn step(rt: &tokio::runtime::Runtime, scene: &Scene, spec: &StepSpec) -> Result<
     };
     let step = match spec.command {
         Command::Status => {
-            let st = engine.status()?;
+            let st = rt.block_on(engine.status())?;
             return Ok(Done {
                 outcome: None,
                 next: Some(st.next),

@@ -281,7 +281,8 @@ mod tests {
             })
             .collect();
         write_graph(&path, "127.0.0.1:5000/os", &releases).unwrap();
-        let loaded = crate::sources::load(path.to_str().unwrap()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let loaded = crate::graph::UpdateGraph::parse(&bytes, "demo graph").unwrap();
         let versions: Vec<&str> = loaded
             .graph
             .releases

@@ -37,7 +37,7 @@ impl<H: Host> Engine<'_, H> {
             .clone()
             .or_else(|| state.journey.as_ref().map(|j| j.graph.source.clone()))
             .context("no update graph source: pass --graph")?;
-        let loaded = crate::sources::load(&source)?;
+        let loaded = crate::sources::load(&self.settings.sources, &source, self.now).await?;
         let plan = crate::plan::plan(
             &loaded.graph,
             &current.booted_ref(),

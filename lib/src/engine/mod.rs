@@ -25,6 +25,8 @@ pub struct Settings {
     pub graph: Option<String>,
     pub wariness: Wariness,
     pub max_attempts: u32,
+    /// How graphs are fetched, verified and cached.
+    pub sources: crate::sources::Context,
 }
 
 /// What a command did.
@@ -192,7 +194,7 @@ impl<H: Host> Engine<'_, H> {
     }
 
     /// The host, the journey and what happens next.
-    pub fn status(&self) -> Result<Status> {
+    pub async fn status(&self) -> Result<Status> {
         let state = self.store.load()?;
         let host = self.host.status()?;
         let source = self
@@ -202,7 +204,7 @@ impl<H: Host> Engine<'_, H> {
             .or_else(|| state.journey.as_ref().map(|j| j.graph.source.clone()));
         let plan = match (&source, &host.current) {
             (Some(src), Some(cur)) => {
-                let loaded = crate::sources::load(src)?;
+                let loaded = crate::sources::load(&self.settings.sources, src, self.now).await?;
                 Some(crate::plan::plan(
                     &loaded.graph,
                     &cur.booted_ref(),
