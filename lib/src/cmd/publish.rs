@@ -40,9 +40,7 @@ pub fn sign(
     };
     let text = std::fs::read_to_string(key)
         .with_context(|| format!("reading secret key {}", key.display()))?;
-    let sk = minisign::SecretKeyBox::from_string(&text)
-        .and_then(|b| b.into_secret_key(password))
-        .map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+    let sk = secret_key(&text, password).with_context(|| format!("{}", key.display()))?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -60,6 +58,35 @@ pub fn sign(
     crate::fsutil::write_atomic(&sig_path, sig.to_string().as_bytes())?;
     writeln!(out, "signed {} → {}", file.display(), sig_path.display())?;
     Ok(Exit::Success)
+}
+
+/// A minisign secret key. Unencrypted keys (`minisign -G -W`) are read as they are: minisign
+/// 0.10+ leaves their checksum zeroed, which the minisign crate would take for a wrong
+/// password. Never prompts (this runs in CI): an encrypted key needs its password.
+fn secret_key(text: &str, password: Option<String>) -> Result<minisign::SecretKey> {
+    use base64::Engine as _;
+    let line = text
+        .lines()
+        .nth(1)
+        .context("not a minisign secret key (no key line)")?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(line.trim())
+        .context("not a minisign secret key (bad base64)")?;
+    let unencrypted = bytes.get(2..4) == Some(&[0, 0][..]);
+    if unencrypted {
+        return minisign::SecretKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    let given = password.is_some();
+    minisign::SecretKeyBox::from_string(text)
+        .and_then(|b| b.into_secret_key(Some(password.unwrap_or_default())))
+        .map_err(|e| {
+            let hint = if given {
+                ""
+            } else {
+                " (this key is encrypted: pass --password-file)"
+            };
+            anyhow::anyhow!("{e}{hint}")
+        })
 }
 
 /// Push `file` (and `FILE.minisig` when present) as the graph artifact `target`
