@@ -1,6 +1,7 @@
 //! `bootc-checkpoint`: parse the command line, call the engine, print errors once.
 
 mod generate;
+mod graph_edit;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Import, validate and inspect update graphs.
+    /// Import, validate, inspect, edit and compare update graphs.
     #[command(subcommand)]
     Graph(GraphCommand),
     /// Plan the path from a booted release through every checkpoint.
@@ -131,6 +132,8 @@ enum GraphCommand {
         #[arg(long, value_enum, default_value_t = ShowArg::Text)]
         format: ShowArg,
     },
+    #[command(flatten)]
+    Publish(graph_edit::PublishCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -303,6 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             };
             cmd::graph::show(out, &file, format)
         }
+        Command::Graph(GraphCommand::Publish(c)) => graph_edit::run(out, c),
         Command::Config(ConfigCommand::Show { format, root }) => {
             cmd::config::show(out, &root, format.into())
         }
