@@ -108,7 +108,8 @@ pub(crate) enum PublishCommand {
         #[command(flatten)]
         edit: EditArgs,
     },
-    /// Compare two graphs: exit 0 when identical, 1 when they differ (like diff).
+    /// Compare two graphs: exit 0 when identical, 1 when they differ, 2 when one cannot be read
+    /// (like diff).
     Diff {
         old: PathBuf,
         new: PathBuf,
@@ -155,7 +156,12 @@ pub(crate) fn run(out: &mut dyn Write, c: PublishCommand) -> anyhow::Result<Exit
             return graph_edit::new(out, &args);
         }
         PublishCommand::Diff { old, new, format } => {
-            return graph_edit::diff(out, &old, &new, format.into())
+            // Like diff(1): 1 means "different", so trouble (a missing or invalid graph) exits 2
+            // and a CI gate cannot mistake one for the other.
+            return graph_edit::diff(out, &old, &new, format.into()).or_else(|e| {
+                eprintln!("error: {e:#}");
+                std::process::exit(2)
+            });
         }
         PublishCommand::Add {
             file,

@@ -200,6 +200,15 @@ fn pipeline_new_add_checkpoint_rollout_diff_validate() {
         )
     );
     assert!(ok(&dir, &["graph", "validate", "stable.json"]).contains("valid"));
+    // Trouble is 2, as with diff(1), so a gate cannot take it for "different".
+    let (code, _, err) = run(&dir, &["graph", "diff", "prev.json", "missing.json"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            2,
+            "error: reading missing.json: No such file or directory (os error 2)\n"
+        )
+    );
 }
 
 #[test]
