@@ -120,6 +120,8 @@ enum GraphCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Publish(graph_edit::PublishCommand),
     /// Check a graph; exit 0 when valid, 1 with the list of problems when not.
     Validate {
         file: PathBuf,
@@ -132,8 +134,6 @@ enum GraphCommand {
         #[arg(long, value_enum, default_value_t = ShowArg::Text)]
         format: ShowArg,
     },
-    #[command(flatten)]
-    Publish(graph_edit::PublishCommand),
 }
 
 #[derive(Debug, Subcommand)]
