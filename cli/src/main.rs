@@ -1,6 +1,7 @@
 //! `bootc-checkpoint`: parse the command line, call the engine, print errors once.
 
 mod generate;
+mod graph_edit;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Import, validate and inspect update graphs.
+    /// Import, validate, inspect, edit and compare update graphs.
     #[command(subcommand)]
     Graph(GraphCommand),
     /// Plan the path from a booted release through every checkpoint.
@@ -119,6 +120,8 @@ enum GraphCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Publish(graph_edit::PublishCommand),
     /// Check a graph; exit 0 when valid, 1 with the list of problems when not.
     Validate {
         file: PathBuf,
@@ -362,6 +365,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             };
             cmd::graph::show(out, &file, format)
         }
+        Command::Graph(GraphCommand::Publish(c)) => graph_edit::run(out, c),
         Command::Config(ConfigCommand::Show { format, root }) => {
             cmd::config::show(out, &root, format.into())
         }

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod demo;
 pub mod graph;
+pub mod graph_edit;
 pub mod journey;
 pub mod plan;
 pub mod publish;

@@ -109,7 +109,7 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
 
 /// JSON documents start with `{` or `[` after optional whitespace (and BOM); anything else is
 /// read as YAML, which is a superset for our purposes.
-fn looks_like_json(bytes: &[u8]) -> bool {
+pub(crate) fn looks_like_json(bytes: &[u8]) -> bool {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     matches!(
         bytes.iter().find(|b| !b.is_ascii_whitespace()),
