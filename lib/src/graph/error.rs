@@ -86,6 +86,10 @@ pub(crate) fn json_path(path: &serde_path_to_error::Path) -> String {
     out
 }
 
+/// The largest graph document read (Fedora CoreOS's whole history is under 1 MiB): bigger
+/// ones are refused before parsing, so hostile input cannot make parsing slow or huge.
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
 /// Deserialize JSON or YAML bytes into `T`, reporting failures with a JSON path.
 pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
@@ -95,6 +99,18 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
         file: file.to_string(),
         problem: Problem::new(path, message),
     };
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(syntax(
+            "$".into(),
+            format!(
+                "the document is {} bytes, more than the limit of {MAX_DOCUMENT_BYTES}",
+                bytes.len()
+            ),
+        ));
+    }
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(syntax("$".into(), "the document is not UTF-8".into()));
+    }
     if looks_like_json(bytes) {
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         let value: T = serde_path_to_error::deserialize(de)

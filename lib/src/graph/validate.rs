@@ -102,10 +102,38 @@ pub fn validate(graph: &mut UpdateGraph) -> Report {
     r
 }
 
+/// Longest accepted version string: real ones are tens of bytes; a megabyte is an attack.
+const MAX_VERSION_BYTES: usize = 256;
+/// Longest accepted reason (a URL or a sentence).
+const MAX_REASON_BYTES: usize = 4096;
+
 fn check_release(rel: &Release, i: usize, r: &mut Report) {
     let at = |field: &str| format!("$.releases[{i}].{field}");
     if rel.version.trim().is_empty() {
         r.errors.push(Problem::new(at("version"), "empty version"));
+    }
+    if rel.version.len() > MAX_VERSION_BYTES {
+        r.errors.push(Problem::new(
+            at("version"),
+            format!(
+                "{} bytes long, more than the limit of {MAX_VERSION_BYTES}",
+                rel.version.len()
+            ),
+        ));
+    }
+    let reasons = [("checkpoint", &rel.checkpoint), ("deadend", &rel.deadend)];
+    for (field, reason) in reasons {
+        if let Some(reason) = reason {
+            if reason.reason.len() > MAX_REASON_BYTES {
+                r.errors.push(Problem::new(
+                    format!("$.releases[{i}].{field}.reason"),
+                    format!(
+                        "{} bytes long, more than the limit of {MAX_REASON_BYTES}",
+                        reason.reason.len()
+                    ),
+                ));
+            }
+        }
     }
     if let Some(d) = &rel.digest {
         if let Err(m) = check_digest(d) {

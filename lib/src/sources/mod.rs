@@ -172,6 +172,13 @@ async fn fetch(
                 source_name: p.display().to_string(),
                 reason: format!("reading it: {e}"),
             };
+            let size = std::fs::metadata(path).map_err(|e| refused(e, path))?.len();
+            if size > ctx.limits.max_bytes {
+                return Err(FetchError::TooLarge {
+                    source_name: path.display().to_string(),
+                    limit: ctx.limits.max_bytes,
+                });
+            }
             let bytes = std::fs::read(path).map_err(|e| refused(e, path))?;
             let sig_path = crate::cmd::publish::signature_path(path);
             let signature = match std::fs::read(&sig_path) {
