@@ -86,6 +86,8 @@ enum Command {
 enum InternalsCommand {
     /// Write a section-8 man page for every command into DIR.
     Man { dir: PathBuf },
+    /// Print the JSON Schema of `status --format json`.
+    Schema,
     /// Write the completion script for SHELL into DIR.
     Completions {
         shell: clap_complete::Shell,
@@ -278,6 +280,7 @@ impl From<JourneyArgs> for cmd::journey::Common {
 enum FormatArg {
     Text,
     Json,
+    Yaml,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -305,6 +308,7 @@ impl From<FormatArg> for Format {
         match f {
             FormatArg::Text => Format::Text,
             FormatArg::Json => Format::Json,
+            FormatArg::Yaml => Format::Yaml,
         }
     }
 }
@@ -395,6 +399,10 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             for page in generate::man_pages(Cli::command(), &dir)? {
                 writeln!(out, "{}", dir.join(page).display())?;
             }
+            Ok(Exit::Success)
+        }
+        Command::Internals(InternalsCommand::Schema) => {
+            out.write_all(checkpoint_engine::schema::status_schema().as_bytes())?;
             Ok(Exit::Success)
         }
         Command::Internals(InternalsCommand::Completions { shell, dir }) => {

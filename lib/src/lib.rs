@@ -15,6 +15,7 @@ pub mod notify;
 pub mod plan;
 pub mod registry;
 pub mod rollout;
+pub mod schema;
 pub mod sources;
 pub mod spec;
 pub mod state;

@@ -29,6 +29,16 @@ impl<T: Serialize> Versioned<T> {
     }
 
     /// Pretty JSON with a trailing newline.
+    /// JSON (pretty) or YAML; the same fields either way.
+    pub fn render(&self, format: crate::cmd::Format) -> String {
+        match format {
+            crate::cmd::Format::Yaml => {
+                serde_yaml::to_string(self).expect("output types serialize")
+            }
+            _ => self.to_json(),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("output types serialize");
         s.push('\n');
@@ -76,5 +86,25 @@ impl From<&crate::graph::Problem> for Finding {
             path: p.path.clone(),
             message: p.message.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::Format;
+
+    #[test]
+    fn yaml_and_json_carry_the_same_document() {
+        let body = Finding {
+            path: "$.releases[0]".into(),
+            message: "a: \"quoted\"\nsecond line".into(),
+        };
+        let doc = Versioned::new("Finding", &body);
+        let json: serde_json::Value = serde_json::from_str(&doc.render(Format::Json)).unwrap();
+        let yaml: serde_json::Value = serde_yaml::from_str(&doc.render(Format::Yaml)).unwrap();
+        assert_eq!(json, yaml);
+        assert_eq!(json["apiVersion"], "bootc-checkpoint/v1");
+        assert_eq!(json["kind"], "Finding");
     }
 }

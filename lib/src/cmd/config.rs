@@ -16,7 +16,7 @@ use crate::spec::Versioned;
 pub fn show(out: &mut dyn Write, root: &Path, format: Format) -> Result<Exit> {
     let loaded = config::load(root)?;
     let text = match format {
-        Format::Json => Versioned::new("Config", &loaded).to_json(),
+        Format::Json | Format::Yaml => Versioned::new("Config", &loaded).render(format),
         Format::Text => render(&loaded),
     };
     out.write_all(text.as_bytes())

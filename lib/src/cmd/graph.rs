@@ -53,7 +53,7 @@ pub fn validate(out: &mut dyn Write, path: &Path, format: Format) -> Result<Exit
     };
     let valid = errors.is_empty();
     match format {
-        Format::Json => {
+        Format::Json | Format::Yaml => {
             let report = ValidationReport {
                 file: file.clone(),
                 valid,
@@ -62,7 +62,7 @@ pub fn validate(out: &mut dyn Write, path: &Path, format: Format) -> Result<Exit
             };
             out.write_all(
                 Versioned::new("ValidationReport", report)
-                    .to_json()
+                    .render(format)
                     .as_bytes(),
             )?;
         }

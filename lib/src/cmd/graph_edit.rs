@@ -129,14 +129,14 @@ pub fn diff(out: &mut dyn Write, old: &Path, new: &Path, format: Format) -> Resu
     let (old, new) = (old.display().to_string(), new.display().to_string());
     let identical = d.is_empty();
     match format {
-        Format::Json => {
+        Format::Json | Format::Yaml => {
             let body = DiffReport {
                 old,
                 new,
                 identical,
                 diff: &d,
             };
-            out.write_all(Versioned::new("GraphDiff", body).to_json().as_bytes())?;
+            out.write_all(Versioned::new("GraphDiff", body).render(format).as_bytes())?;
         }
         Format::Text => out.write_all(render_diff(&old, &new, &d).as_bytes())?,
     }
@@ -270,7 +270,7 @@ fn problems(file: &str, ps: &[Problem]) -> anyhow::Error {
 
 fn print<T: Serialize>(out: &mut dyn Write, format: Format, body: &T, text: &str) -> Result<Exit> {
     let doc = match format {
-        Format::Json => Versioned::new("GraphEdit", body).to_json(),
+        Format::Json | Format::Yaml => Versioned::new("GraphEdit", body).render(format),
         Format::Text => text.to_string(),
     };
     out.write_all(doc.as_bytes()).context("writing to stdout")?;

@@ -223,7 +223,9 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
         Action::Status => {
             let status = rt.block_on(engine.status())?;
             let text = match common.format {
-                Format::Json => Versioned::new("Status", &status).to_json(),
+                Format::Json | Format::Yaml => {
+                    Versioned::new("Status", &status).render(common.format)
+                }
                 Format::Text => render_status(&status),
             };
             out.write_all(text.as_bytes())?;
@@ -255,12 +257,12 @@ pub fn gate(out: &mut dyn Write, common: &Common) -> Result<Exit> {
         ),
     };
     let text = match format {
-        Format::Json => {
+        Format::Json | Format::Yaml => {
             let body = serde_json::json!({
                 "active": state.journey.is_some(),
                 "message": message,
             });
-            Versioned::new("Gate", &body).to_json()
+            Versioned::new("Gate", &body).render(format)
         }
         Format::Text => format!("{message}\n"),
     };
@@ -309,7 +311,9 @@ fn print_step(
     reboot: Option<&RebootDecision>,
 ) -> Result<Exit> {
     let text = match format {
-        Format::Json => Versioned::new("Step", StepDoc { step, reboot }).to_json(),
+        Format::Json | Format::Yaml => {
+            Versioned::new("Step", StepDoc { step, reboot }).render(format)
+        }
         Format::Text => {
             let mut s = format!("{}\n", step.message);
             if let Some(j) = &step.journey {

@@ -24,6 +24,8 @@ pub enum Format {
     #[default]
     Text,
     Json,
+    /// The same document as JSON, in YAML.
+    Yaml,
 }
 
 /// Exit status of a command that ran to completion.

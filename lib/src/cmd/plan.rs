@@ -52,7 +52,7 @@ pub fn run(out: &mut dyn Write, args: &Args) -> Result<Exit> {
                 None => planner.unknown(&booted),
             };
             match args.format {
-                Format::Json => plan_doc(&plan).to_json(),
+                Format::Json | Format::Yaml => plan_doc(&plan).render(args.format),
                 Format::Text => render(&plan),
             }
         }
@@ -61,7 +61,7 @@ pub fn run(out: &mut dyn Write, args: &Args) -> Result<Exit> {
                 .map(|i| planner.plan_index(i))
                 .collect();
             match args.format {
-                Format::Json => plan_table_doc(plans).to_json(),
+                Format::Json | Format::Yaml => plan_table_doc(plans).render(args.format),
                 Format::Text => plans.iter().map(render_line).collect(),
             }
         }

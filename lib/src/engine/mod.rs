@@ -66,7 +66,7 @@ pub struct Step {
 }
 
 /// `status` (JSON kind `Status`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// Which backend drives the host, and why.

@@ -8,6 +8,7 @@ pub mod bootc_status;
 pub mod detect;
 mod images;
 pub mod ostree;
+mod pull;
 pub mod rpm_ostree;
 pub mod rpm_ostree_status;
 mod tool;
@@ -21,7 +22,7 @@ use serde::Serialize;
 use crate::state::Tracked;
 
 /// Whether the sysroot is the running system or an offline one (tests, demo, image builds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Mode {
     /// The booted system: new deployments are staged and finalized at shutdown.
@@ -32,7 +33,7 @@ pub enum Mode {
 }
 
 /// What a deployment follows, from its origin file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Origin {
     /// `container-image-reference=…` (ostree-ext / bootc).
@@ -48,7 +49,7 @@ pub enum Origin {
 }
 
 /// One deployment of the sysroot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
     pub stateroot: String,
@@ -99,7 +100,7 @@ impl Deployment {
 }
 
 /// Deployments by role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HostStatus {
     pub mode: Mode,
@@ -138,7 +139,7 @@ pub enum StageError {
 }
 
 /// Which backend drives the host, and why (JSON: part of kind `Status`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackendInfo {
     pub name: &'static str,

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
-use ostree_ext::container::deploy::{DeployOpts, ORIGIN_CONTAINER};
+use ostree_ext::container::deploy::ORIGIN_CONTAINER;
 use ostree_ext::container::store::{query_image_commit, ImageProxyConfig};
 use ostree_ext::container::{ImageReference, OstreeImageReference};
 use ostree_ext::keyfileext::KeyFileExt;
@@ -290,13 +290,9 @@ impl OstreeHost {
         super::images::require_pinned(self.registries_conf.as_deref(), &target.imgref.name, digest)
             .await?;
         let (stateroot, lock) = self.lock_for_deploy().await?;
-        let mut opts = DeployOpts::default();
-        opts.target_imgref = Some(&target);
-        opts.proxy_cfg = Some(self.proxy_config());
         // libostree's combined cleanup prints to stdout, which would corrupt our JSON output;
-        // clean up explicitly instead and log what was freed.
-        opts.no_clean = true;
-        let state = ostree_ext::container::deploy::deploy(&lock, &stateroot, &source, Some(opts))
+        // the deploy skips it and the cleanup below runs explicitly, logging what was freed.
+        let state = super::pull::deploy(&lock, &stateroot, &source, &target, self.proxy_config())
             .await
             .with_context(|| format!("deploying {source} (following {target})"))?;
         lock.prepare_cleanup(gio::Cancellable::NONE)

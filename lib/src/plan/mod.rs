@@ -76,7 +76,7 @@ impl Policy {
 }
 
 /// Overall answer of a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Status {
     UpToDate,
@@ -85,7 +85,7 @@ pub enum Status {
 }
 
 /// Why a plan is blocked, or why an up-to-date node is not going further.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ReasonCode {
     /// The booted release is not in the graph.
@@ -101,7 +101,7 @@ pub enum ReasonCode {
 }
 
 /// Whether a hop stops at a checkpoint (and continues after its boot) or ends the journey.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum HopKind {
     Checkpoint,
@@ -109,7 +109,7 @@ pub enum HopKind {
 }
 
 /// One deployment on the path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Hop {
     pub version: String,
@@ -123,7 +123,7 @@ pub struct Hop {
 }
 
 /// The planner's answer for one booted release.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// Version of the booted release, or the given identifier when it is not in the graph.

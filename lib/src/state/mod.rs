@@ -72,7 +72,7 @@ pub struct State {
 }
 
 /// A path through the graph that the node is walking, one staged and booted hop at a time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Journey {
     /// The reference the node follows, restored when the journey ends.
@@ -123,7 +123,7 @@ impl Journey {
 }
 
 /// The reference the node follows outside of a journey.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Tracked {
     /// A container image reference, e.g. `ostree-unverified-registry:127.0.0.1:5000/os:stable`.
@@ -133,7 +133,7 @@ pub enum Tracked {
 }
 
 /// Which graph a journey was planned from.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphIdentity {
     /// Where the graph came from (URL or path).
@@ -146,7 +146,7 @@ pub struct GraphIdentity {
 
 /// Whether a hop stops at a checkpoint or ends the journey. Mirrors [`crate::plan::HopKind`],
 /// which is not deserializable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum JourneyHopKind {
     Checkpoint,
@@ -172,7 +172,7 @@ impl From<JourneyHopKind> for crate::plan::HopKind {
 }
 
 /// One planned deployment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JourneyHop {
     pub version: String,
@@ -195,7 +195,7 @@ impl From<&crate::plan::Hop> for JourneyHop {
 }
 
 /// Where the current hop is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Phase {
     /// Recorded before staging starts; staging may not have finished.
@@ -211,7 +211,7 @@ pub enum Phase {
 }
 
 /// Identity of a deployment.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Payload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +223,7 @@ pub struct Payload {
 }
 
 /// A release never to be targeted again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DenyEntry {
     pub version: String,
