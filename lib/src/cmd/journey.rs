@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use serde::Serialize;
 
-use super::runtime::Runtime;
+use super::runtime::{LazyRuntime, Runtime};
 use super::{Exit, Format};
 use crate::config::Config;
 use crate::engine::{Engine, Outcome, Settings, Status, Step};
@@ -113,10 +113,7 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
         now,
         dry_run: matches!(action, Action::Upgrade { check: true, .. }),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = LazyRuntime::default();
     // Resume runs at every boot: with no journey it must cost nothing, not even the sysroot.
     if action == Action::Resume && before.journey.is_none() {
         let step = Step {
@@ -171,7 +168,7 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
         .or_else(|| before.journey.as_ref().map(|j| j.graph.source.clone()));
     match action {
         Action::Upgrade { check, apply } => {
-            let step = rt.block_on(engine.upgrade(check));
+            let step = rt.get()?.block_on(engine.upgrade(check));
             let step = settled(&runtime, &store, step, checked_graph.as_deref())?;
             // A hop staged earlier whose reboot never happened (`waiting`) reboots too.
             let decision = (apply && runtime.wants_reboot(&step)).then(|| runtime.decide(&rt));
@@ -206,7 +203,7 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
             Ok(exit)
         }
         Action::Resume => {
-            let step = rt.block_on(engine.resume());
+            let step = rt.get()?.block_on(engine.resume());
             // The boot is good whatever resume found: give the reboot slot back first.
             let unlocked = runtime.steady_state(&rt);
             let step = settled(&runtime, &store, step, checked_graph.as_deref())?;
@@ -221,7 +218,7 @@ pub fn run(out: &mut dyn Write, common: &Common, action: Action) -> Result<Exit>
             Ok(exit)
         }
         Action::Status => {
-            let status = rt.block_on(engine.status())?;
+            let status = rt.get()?.block_on(engine.status())?;
             let text = match common.format {
                 Format::Json | Format::Yaml => {
                     Versioned::new("Status", &status).render(common.format)

@@ -47,7 +47,7 @@ impl Runtime<'_> {
     }
 
     /// Ask the configured strategy whether to reboot now.
-    pub fn decide(&self, rt: &tokio::runtime::Runtime) -> Result<RebootDecision> {
+    pub fn decide(&self, rt: &LazyRuntime) -> Result<RebootDecision> {
         let updates = &self.config.updates;
         match updates.strategy.value {
             Strategy::Immediate => Ok(strategy::immediate()),
@@ -65,7 +65,7 @@ impl Runtime<'_> {
             }
             Strategy::FleetLock => {
                 let client = self.lock_client()?;
-                let answer = rt.block_on(client.send(Op::PreReboot))?;
+                let answer = rt.get()?.block_on(client.send(Op::PreReboot))?;
                 Ok(strategy::fleet_lock(LockAnswer {
                     url: client.url,
                     group: client.group,
@@ -77,12 +77,12 @@ impl Runtime<'_> {
     }
 
     /// `resume` with `fleet_lock`: send `steady-state` (every time; see `docs/runtime.md`).
-    pub fn steady_state(&self, rt: &tokio::runtime::Runtime) -> Result<()> {
+    pub fn steady_state(&self, rt: &LazyRuntime) -> Result<()> {
         if self.config.updates.strategy.value != Strategy::FleetLock || !self.can_reboot() {
             return Ok(());
         }
         let client = self.lock_client()?;
-        match rt.block_on(client.send(Op::SteadyState))? {
+        match rt.get()?.block_on(client.send(Op::SteadyState))? {
             Answer::Granted => {
                 events::log(
                     events::Kind::LockReleased,
@@ -185,5 +185,23 @@ impl Runtime<'_> {
             now: self.now,
         };
         notify::publish(&self.common.run_dir, &snapshot)
+    }
+}
+
+/// The async runtime, started on first use: `resume` with nothing to do (every boot) and
+/// `status` paths that never fetch must not pay for one.
+#[derive(Debug, Default)]
+pub struct LazyRuntime(std::cell::OnceCell<tokio::runtime::Runtime>);
+
+impl LazyRuntime {
+    pub fn get(&self) -> Result<&tokio::runtime::Runtime> {
+        if let Some(rt) = self.0.get() {
+            return Ok(rt);
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        Ok(self.0.get_or_init(|| rt))
     }
 }

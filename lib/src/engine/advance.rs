@@ -44,7 +44,7 @@ impl<H: Host> Engine<'_, H> {
             &self.policy(state),
             self.now.timestamp(),
         );
-        match plan.status {
+        let mut step = match plan.status {
             Status::Blocked => self.blocked(state, &loaded, plan, check),
             Status::UpToDate => self.up_to_date(state, plan),
             Status::Path => {
@@ -52,7 +52,12 @@ impl<H: Host> Engine<'_, H> {
                 self.stage_hop(state, status, current, tracked, &loaded, plan, hop, check)
                     .await
             }
+        }?;
+        // Acting on the last good graph while the source is down is allowed, never silent.
+        if let Some(why) = &loaded.stale {
+            step.message = format!("{} (graph source down: {why})", step.message);
         }
+        Ok(step)
     }
 
     fn up_to_date(&self, state: &mut State, plan: Plan) -> Result<Step> {
