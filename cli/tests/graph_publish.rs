@@ -77,7 +77,7 @@ fn graph_requests(registry: &Registry) -> Vec<(String, String)> {
 
 #[test]
 fn signed_graph_artifact_drives_a_journey_and_polls_cheaply() {
-    let registry = Registry::start_new();
+    let mut registry = Registry::start_new();
     let mut images = OsImages::new(&registry);
     for v in [RELEASE_A, RELEASE_B, RELEASE_C] {
         images.release(v);
@@ -170,6 +170,17 @@ fn signed_graph_artifact_drives_a_journey_and_polls_cheaply() {
     assert_eq!(polled[0].0, "HEAD", "{polled:?}");
     assert!(polled[0].1.ends_with("/manifests/stable"), "{polled:?}");
 
+    // The registry goes down: the node still plans from the last good graph, and says so.
+    registry.stop();
+    let check = node_check(&work, &sysroot, &root, &conf);
+    assert_eq!(check["outcome"], "available", "{check:#}");
+    let msg = check["message"].as_str().unwrap();
+    assert!(
+        msg.contains("graph source down") && msg.contains(&target),
+        "{msg}"
+    );
+    registry.start();
+
     // A republished graph with a lower serial is refused; nothing is staged.
     write_graph(&images, &graph, 0);
     ok(bin()
@@ -202,4 +213,22 @@ fn signed_graph_artifact_drives_a_journey_and_polls_cheaply() {
     assert_eq!(sysroot.default_deployment_version(), RELEASE_B);
     let state_after = std::fs::read(work.join("state/state.json")).unwrap();
     assert_eq!(state_before, state_after);
+}
+
+/// `upgrade --check` as the node: plans, stages nothing.
+fn node_check(work: &TempDir, sysroot: &Sysroot, root: &Path, conf: &Path) -> Value {
+    let out = ok(bin()
+        .args(["upgrade", "--check"])
+        .arg("--sysroot")
+        .arg(sysroot.path())
+        .arg("--state-dir")
+        .arg(work.join("state"))
+        .arg("--run-dir")
+        .arg(work.join("run"))
+        .arg("--config-root")
+        .arg(root)
+        .args(["--wariness", "0", "--format", "json"])
+        .arg("--registries-conf")
+        .arg(conf));
+    serde_json::from_str(&out).unwrap()
 }
