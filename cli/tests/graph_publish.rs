@@ -140,19 +140,13 @@ fn signed_graph_artifact_drives_a_journey_and_polls_cheaply() {
     )
     .unwrap();
     let node = |cmd: &str| -> Value {
-        let out = ok(bin()
-            .arg(cmd)
-            .arg("--sysroot")
-            .arg(sysroot.path())
-            .arg("--state-dir")
-            .arg(work.join("state"))
-            .arg("--run-dir")
-            .arg(work.join("run"))
-            .arg("--config-root")
-            .arg(&root)
-            .args(["--wariness", "0", "--format", "json"])
-            .arg("--registries-conf")
-            .arg(&conf));
+        let out = ok(&mut node_cmd(
+            &work,
+            &sysroot,
+            &root,
+            &conf,
+            &[cmd, "--format", "json"],
+        ));
         serde_json::from_str(&out).unwrap()
     };
     let step = node("upgrade");
@@ -172,7 +166,7 @@ fn signed_graph_artifact_drives_a_journey_and_polls_cheaply() {
 
     // The registry goes down: the node still plans from the last good graph, and says so.
     registry.stop();
-    let check = node_check(&work, &sysroot, &root, &conf);
+    let check = node("upgrade --check");
     assert_eq!(check["outcome"], "available", "{check:#}");
     let msg = check["message"].as_str().unwrap();
     assert!(
@@ -195,19 +189,7 @@ fn signed_graph_artifact_drives_a_journey_and_polls_cheaply() {
         .arg("--registries-conf")
         .arg(&conf));
     let state_before = std::fs::read(work.join("state/state.json")).unwrap();
-    let (code, _, err) = run(bin()
-        .arg("status")
-        .arg("--sysroot")
-        .arg(sysroot.path())
-        .arg("--state-dir")
-        .arg(work.join("state"))
-        .arg("--run-dir")
-        .arg(work.join("run"))
-        .arg("--config-root")
-        .arg(&root)
-        .args(["--wariness", "0"])
-        .arg("--registries-conf")
-        .arg(&conf));
+    let (code, _, err) = run(&mut node_cmd(&work, &sysroot, &root, &conf, &["status"]));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("serial 0 is below 1"), "{err}");
     assert_eq!(sysroot.default_deployment_version(), RELEASE_B);
@@ -215,10 +197,11 @@ fn signed_graph_artifact_drives_a_journey_and_polls_cheaply() {
     assert_eq!(state_before, state_after);
 }
 
-/// `upgrade --check` as the node: plans, stages nothing.
-fn node_check(work: &TempDir, sysroot: &Sysroot, root: &Path, conf: &Path) -> Value {
-    let out = ok(bin()
-        .args(["upgrade", "--check"])
+/// The node's command line: `args` (words split on blanks) against the test sysroot, with the
+/// test's state, runtime and config directories and registries.conf.
+fn node_cmd(work: &TempDir, sysroot: &Sysroot, root: &Path, conf: &Path, args: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(args.iter().flat_map(|a| a.split(' ')))
         .arg("--sysroot")
         .arg(sysroot.path())
         .arg("--state-dir")
@@ -227,8 +210,8 @@ fn node_check(work: &TempDir, sysroot: &Sysroot, root: &Path, conf: &Path) -> Va
         .arg(work.join("run"))
         .arg("--config-root")
         .arg(root)
-        .args(["--wariness", "0", "--format", "json"])
+        .args(["--wariness", "0"])
         .arg("--registries-conf")
-        .arg(conf));
-    serde_json::from_str(&out).unwrap()
+        .arg(conf);
+    c
 }

@@ -172,7 +172,8 @@ fn parse_auth_file(text: &str, registry: &str) -> Result<Option<RegistryAuth>> {
     Ok(Some(RegistryAuth::Basic(user.into(), password.into())))
 }
 
-fn is_not_found(e: &OciDistributionError) -> bool {
+/// Registry errors that mean "no such manifest or repository", not "the registry is down".
+pub(crate) fn is_not_found(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::ImageManifestNotFoundError(_) => true,
         OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {

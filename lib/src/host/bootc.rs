@@ -14,7 +14,7 @@ use anyhow::{anyhow, Context, Result};
 use ostree_ext::container::{OstreeImageReference, SignatureSource};
 
 use super::bootc_status::{self, BootcStatus};
-use super::images::{parse_tracked, pinned_with_tag, require_pinned, resolve_tag};
+use super::images::{parse_tracked, pinned_with_tag, require_pinned};
 use super::tool::Tool;
 use super::{same_image, BackendInfo, Deployment, Host, HostStatus, Pin, StageError, Staged};
 use crate::state::Tracked;
@@ -85,12 +85,7 @@ impl Host for BootcHost {
     }
 
     async fn resolve(&self, tracked: &Tracked) -> Result<Option<String>> {
-        match tracked {
-            Tracked::Container { imgref } => resolve_tag(self.registries_conf.as_deref(), imgref)
-                .await
-                .map(Some),
-            Tracked::Ostree { .. } => Ok(None),
-        }
+        super::images::resolve(self.registries_conf.as_deref(), tracked).await
     }
 
     async fn stage(&self, pin: &Pin, tracked: &Tracked) -> Result<Staged, StageError> {

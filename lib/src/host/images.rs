@@ -16,6 +16,20 @@ pub fn parse_tracked(imgref: &str) -> Result<OstreeImageReference> {
         .with_context(|| format!("parsing tracked image reference {imgref:?}"))
 }
 
+/// Where the tracked reference points now: the tag's digest for container hosts, `None` for
+/// ostree refs (their head is read by the backend that pulls them).
+pub async fn resolve(
+    registries_conf: Option<&Path>,
+    tracked: &crate::state::Tracked,
+) -> Result<Option<String>> {
+    match tracked {
+        crate::state::Tracked::Container { imgref } => {
+            resolve_tag(registries_conf, imgref).await.map(Some)
+        }
+        crate::state::Tracked::Ostree { .. } => Ok(None),
+    }
+}
+
 /// The digest the tracked tag points at now.
 pub async fn resolve_tag(registries_conf: Option<&Path>, imgref: &str) -> Result<String> {
     let target = parse_tracked(imgref)?;

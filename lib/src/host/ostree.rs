@@ -219,14 +219,7 @@ impl Host for OstreeHost {
     }
 
     async fn resolve(&self, tracked: &Tracked) -> Result<Option<String>> {
-        match tracked {
-            Tracked::Container { imgref } => {
-                super::images::resolve_tag(self.registries_conf.as_deref(), imgref)
-                    .await
-                    .map(Some)
-            }
-            Tracked::Ostree { .. } => Ok(None),
-        }
+        super::images::resolve(self.registries_conf.as_deref(), tracked).await
     }
 
     async fn stage(&self, pin: &Pin, tracked: &Tracked) -> Result<Staged, StageError> {

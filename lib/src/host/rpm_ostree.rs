@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
 
-use super::images::{parse_tracked, require_pinned, resolve_tag};
+use super::images::{parse_tracked, require_pinned};
 use super::rpm_ostree_status::{self, RpmOstreeStatus};
 use super::tool::Tool;
 use super::{same_image, BackendInfo, Deployment, Host, HostStatus, Pin, StageError, Staged};
@@ -66,12 +66,7 @@ impl Host for RpmOstreeHost {
     }
 
     async fn resolve(&self, tracked: &Tracked) -> Result<Option<String>> {
-        match tracked {
-            Tracked::Container { imgref } => resolve_tag(self.registries_conf.as_deref(), imgref)
-                .await
-                .map(Some),
-            Tracked::Ostree { .. } => Ok(None),
-        }
+        super::images::resolve(self.registries_conf.as_deref(), tracked).await
     }
 
     async fn stage(&self, pin: &Pin, tracked: &Tracked) -> Result<Staged, StageError> {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::FetchError;
 use super::{Fetched, Limits, Validators};
-use crate::registry::{auth_for, RegistryConfig};
+use crate::registry::{auth_for, is_not_found, RegistryConfig};
 
 pub const ARTIFACT_TYPE: &str = "application/vnd.bootc-checkpoint.graph.v1";
 /// The graph layer; `+json` or `+yaml` after it says which.
@@ -36,21 +36,6 @@ fn unavailable(name: &str, e: impl std::fmt::Display) -> FetchError {
     }
 }
 
-/// Registry errors that mean "the artifact is not there" rather than "the registry is down".
-fn is_missing(e: &oci_client::errors::OciDistributionError) -> bool {
-    use oci_client::errors::{OciDistributionError as E, OciErrorCode};
-    match e {
-        E::ImageManifestNotFoundError(_) => true,
-        E::RegistryError { envelope, .. } => envelope.errors.iter().any(|x| {
-            matches!(
-                x.code,
-                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown
-            )
-        }),
-        _ => false,
-    }
-}
-
 async fn within<T>(
     name: &str,
     limits: &Limits,
@@ -61,7 +46,7 @@ async fn within<T>(
             name,
             format!("no answer within {:?}", limits.deadline),
         )),
-        Ok(Err(e)) if is_missing(&e) => Err(refused(name, format!("no such artifact ({e})"))),
+        Ok(Err(e)) if is_not_found(&e) => Err(refused(name, format!("no such artifact ({e})"))),
         Ok(Err(e)) => Err(unavailable(name, e)),
         Ok(Ok(v)) => Ok(v),
     }
