@@ -261,8 +261,8 @@ pub fn absolute_path(s: &str) -> Result<PathBuf, String> {
     }
 }
 
-/// A graph source: an absolute file path, `file:/PATH`, or `SCHEME:…` for the sources a later
-/// build understands (e.g. `https://…`, `oci:…`); [`crate::sources`] decides what it supports.
+/// A graph source: an absolute file path, `file:/PATH`, or a URI [`crate::sources::Source`]
+/// understands (`https://…`, `http://…`, `oci:…`); checked here so a typo fails at config time.
 pub fn graph_source(s: &str) -> Result<String, String> {
     if s.trim().is_empty() || s.trim() != s {
         return Err(format!(
@@ -271,7 +271,11 @@ pub fn graph_source(s: &str) -> Result<String, String> {
     }
     let path = match s.split_once(':') {
         Some(("file", rest)) => rest.strip_prefix("//").unwrap_or(rest),
-        Some((scheme, _)) if !scheme.contains('/') && scheme.len() > 1 => return Ok(s.to_string()),
+        Some((scheme, _)) if !scheme.contains('/') && scheme.len() > 1 => {
+            return crate::sources::Source::parse(s)
+                .map(|_| s.to_string())
+                .map_err(|e| e.to_string());
+        }
         _ => s,
     };
     if path.starts_with('/') {

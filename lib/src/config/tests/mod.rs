@@ -273,6 +273,14 @@ fn merge_errors_table() {
             vec!["graph.source: \"file:g.json\" is not an absolute path (config files cannot name a path relative to an unknown directory)"],
         ),
         (
+            "graph.source = \"ftp://h/g.json\"",
+            vec!["graph.source: graph source \"ftp://h/g.json\": the ftp: scheme is not supported (use a path, file:, https://, http:// or oci:)"],
+        ),
+        (
+            "graph.source = \"oci:graph\"",
+            vec!["graph.source: graph source \"oci:graph\": expected oci:REGISTRY/REPOSITORY:TAG"],
+        ),
+        (
             "graph.source = 5",
             vec!["graph.source: expected a string, found integer 5"],
         ),
