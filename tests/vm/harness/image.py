@@ -264,12 +264,26 @@ class HostRepo:
 
 
 def release_overlay(dest: Path, version_marker: str, *, binary: Path | None = None,
-                    dist: Path | None = None, enable: tuple[str, ...] = ()) -> Path:
+                    dist: Path | None = None, enable: tuple[str, ...] = (),
+                    files: dict[str, tuple[bytes, int]] | None = None) -> Path:
     """A directory to commit on top of a release: the marker /usr/share/testos/version and,
-    for the first release, the product (binary + dist/usr units, `enable`d units)."""
+    for the first release, the product (binary + dist/usr units, `enable`d units); `files`
+    adds scenario files (path relative to / -> (content, mode)), e.g. test units in
+    /usr/lib/systemd/system."""
     remove_tree(dest)
     (dest / "usr/share/testos").mkdir(parents=True, mode=0o755)
     (dest / "usr/share/testos/version").write_text(version_marker + "\n")
+    for rel, (content, mode) in (files or {}).items():
+        f = dest / rel.lstrip("/")
+        f.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):  # a symlink's target, e.g. a unit's .wants/ link
+            _symlink(content, f)
+            continue
+        if isinstance(content, Path):
+            shutil.copy(content, f)
+        else:
+            f.write_bytes(content)
+        os.chmod(f, mode)
     if binary:
         (dest / "usr/bin").mkdir(parents=True, exist_ok=True)
         shutil.copy(binary, dest / "usr/bin/bootc-checkpoint")
