@@ -339,3 +339,24 @@ def make_disk(host_repo: HostRepo, remote_url: str, work: Path, disk: Path, log:
     run(["truncate", "-s", size, disk], timeout=30)
     run(["mkfs.ext4", "-q", "-F", "-L", "testos-root", "-d", s, disk], timeout=600, log=log)
     remove_tree(s)
+
+
+def make_container_disk(helper: Path, source: str, target: str,
+                        work: Path, disk: Path, log: Path, size: str = "4G", kargs=KARGS,
+                        stateroot: str = STATEROOT):
+    """Like `make_disk`, for a container-image host: the sysroot is deployed with ostree-ext
+    from image `source` (the host's registry, pinned by digest) and its origin follows
+    `target` (`container-image-reference=…`, the registry as the guest sees it)."""
+    s = work / "sysroot"
+    remove_tree(s)
+    s.mkdir(parents=True)
+    run(["ostree", "admin", "init-fs", s], timeout=60, log=log)
+    run(["ostree", "admin", f"--sysroot={s}", "os-init", stateroot], timeout=60, log=log)
+    run(["ostree", "config", f"--repo={s / 'ostree/repo'}", "set", "sysroot.bootloader", "none"],
+        timeout=30, log=log)
+    run([helper, "deploy", s, stateroot, source, target, *kargs],
+        timeout=900, log=log)
+    disk.unlink(missing_ok=True)
+    run(["truncate", "-s", size, disk], timeout=30)
+    run(["mkfs.ext4", "-q", "-F", "-L", "testos-root", "-d", s, disk], timeout=600, log=log)
+    remove_tree(s)

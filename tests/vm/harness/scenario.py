@@ -14,6 +14,7 @@ from .vm import VM
 GUEST_REPO_ADDR = "10.0.2.100:80"          # guestfwd -> the host repo's HTTP server
 GUEST_REPO_URL = "http://10.0.2.100/"
 REFSPEC = f"origin:{image.HostRepo.BRANCH}"
+GUEST_REGISTRY_ADDR = "10.0.2.100:5000"   # guestfwd -> the host's docker-registry
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Context:
         self.log = run_dir / "build.log"
         self.repo = image.HostRepo(run_dir / "repo", self.log)
         self.server: Server | None = None
+        self.registry = None  # harness.registry.Registry, for container-image hosts
         self.vm: VM | None = None
         self.releases: dict[str, Release] = {}
 
@@ -78,8 +80,10 @@ class Context:
 
     def start_vm(self, disk: Path, loader=None) -> Guest:
         self.server = Server(self.repo.path, self.dir / "http.log")
-        self.vm = VM(disk, self.dir, self.clock, guestfwd={GUEST_REPO_ADDR: self.server.port},
-                     loader=loader)
+        fwd = {GUEST_REPO_ADDR: self.server.port}
+        if self.registry:
+            fwd[GUEST_REGISTRY_ADDR] = self.registry.port
+        self.vm = VM(disk, self.dir, self.clock, guestfwd=fwd, loader=loader)
         return Guest(self.vm)
 
     def close(self):
@@ -87,6 +91,8 @@ class Context:
             self.vm.close()
         if self.server:
             self.server.close()
+        if self.registry:
+            self.registry.close()
 
     # ------------------------------------------------------------ assertions
 
