@@ -111,8 +111,8 @@ class VM:
         self.agent = self._connect(sock, t0 + AGENT_TIMEOUT)
         try:
             self.agent.sync(max(1.0, t0 + AGENT_TIMEOUT - time.monotonic()))
-        except AgentGone:
-            self._died(f"boot {n}")
+        except AgentGone as e:
+            self._died(f"boot {n} ({e})")
         except HarnessError as e:
             self.kill()
             raise HarnessError(f"boot {n}: {e}; {self._serial_tail()}")
