@@ -25,12 +25,16 @@ from harness.httpserve import Server  # noqa: E402
 from harness.scenario import GUEST_REPO_ADDR, Context  # noqa: E402
 from harness.util import (REPO_ROOT, CheckFailed, Clock, HarnessError, need_tools,  # noqa: E402
                           remove_tree, run)
-from scenarios import ostree_ref_journey, power_cut_finalization, two_checkpoints  # noqa: E402
+from scenarios import (container_image_journey, health_check_fails,  # noqa: E402
+                       ostree_ref_journey, power_cut_finalization, power_cut_finalizing,
+                       power_cut_staging, registry_outage, two_checkpoints)
 
-SCENARIOS = {s.NAME: s for s in (ostree_ref_journey, two_checkpoints, power_cut_finalization)}
+SCENARIOS = {s.NAME: s for s in (ostree_ref_journey, two_checkpoints, power_cut_finalization,
+                                 power_cut_staging, power_cut_finalizing, health_check_fails,
+                                 registry_outage, container_image_journey)}
 SCENARIO_TIME_LIMIT = 900  # seconds, on top of every step's own limit
 HOST_TOOLS = ("mmdebstrap", "qemu-system-x86_64", "socat", "ostree", "debugfs", "e2fsck",
-              "mkfs.ext4", "cpio", "chattr")
+              "mkfs.ext4", "cpio", "chattr", "gcc", "pkg-config", "skopeo", "docker-registry")
 
 
 def main() -> int:

@@ -14,6 +14,8 @@ BIN = "/usr/bin/bootc-checkpoint"
 STATE_FILE = "/var/lib/bootc-checkpoint/state.json"
 MARKER = "/usr/share/testos/version"
 RESUME_UNIT = "bootc-checkpoint-resume.service"
+MOTD = "/run/motd.d/85-bootc-checkpoint.motd"
+METRICS = "/run/bootc-checkpoint/metrics.prom"
 
 
 @dataclass
@@ -128,3 +130,18 @@ class Guest:
     def unresolved_libs(self) -> list[str]:
         out = self.vm.sh(f"ldd {BIN}").out
         return [l.strip() for l in out.splitlines() if "not found" in l]
+
+    def motd(self) -> str | None:
+        """The engine's motd snippet (docs/runtime.md), or None when there is none."""
+        r = self.vm.sh(f"cat {MOTD}", check=False)
+        return r.out if r.code == 0 else None
+
+    def metrics(self) -> dict[str, float]:
+        """The engine's Prometheus textfile: `name{labels}` -> value."""
+        out = self.vm.sh(f"cat {METRICS}").out
+        result = {}
+        for line in out.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                result[key] = float(value)
+        return result

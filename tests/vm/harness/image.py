@@ -264,12 +264,26 @@ class HostRepo:
 
 
 def release_overlay(dest: Path, version_marker: str, *, binary: Path | None = None,
-                    dist: Path | None = None, enable: tuple[str, ...] = ()) -> Path:
+                    dist: Path | None = None, enable: tuple[str, ...] = (),
+                    files: dict[str, tuple[bytes, int]] | None = None) -> Path:
     """A directory to commit on top of a release: the marker /usr/share/testos/version and,
-    for the first release, the product (binary + dist/usr units, `enable`d units)."""
+    for the first release, the product (binary + dist/usr units, `enable`d units); `files`
+    adds scenario files (path relative to / -> (content, mode)), e.g. test units in
+    /usr/lib/systemd/system."""
     remove_tree(dest)
     (dest / "usr/share/testos").mkdir(parents=True, mode=0o755)
     (dest / "usr/share/testos/version").write_text(version_marker + "\n")
+    for rel, (content, mode) in (files or {}).items():
+        f = dest / rel.lstrip("/")
+        f.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):  # a symlink's target, e.g. a unit's .wants/ link
+            _symlink(content, f)
+            continue
+        if isinstance(content, Path):
+            shutil.copy(content, f)
+        else:
+            f.write_bytes(content)
+        os.chmod(f, mode)
     if binary:
         (dest / "usr/bin").mkdir(parents=True, exist_ok=True)
         shutil.copy(binary, dest / "usr/bin/bootc-checkpoint")
@@ -321,6 +335,27 @@ def make_disk(host_repo: HostRepo, remote_url: str, work: Path, disk: Path, log:
          HostRepo.BRANCH], timeout=600, log=log)
     run(["ostree", "admin", "deploy", f"--sysroot={s}", f"--os={stateroot}",
          *[f"--karg={k}" for k in kargs], f"origin:{HostRepo.BRANCH}"], timeout=600, log=log)
+    disk.unlink(missing_ok=True)
+    run(["truncate", "-s", size, disk], timeout=30)
+    run(["mkfs.ext4", "-q", "-F", "-L", "testos-root", "-d", s, disk], timeout=600, log=log)
+    remove_tree(s)
+
+
+def make_container_disk(helper: Path, source: str, target: str,
+                        work: Path, disk: Path, log: Path, size: str = "4G", kargs=KARGS,
+                        stateroot: str = STATEROOT):
+    """Like `make_disk`, for a container-image host: the sysroot is deployed with ostree-ext
+    from image `source` (the host's registry, pinned by digest) and its origin follows
+    `target` (`container-image-reference=…`, the registry as the guest sees it)."""
+    s = work / "sysroot"
+    remove_tree(s)
+    s.mkdir(parents=True)
+    run(["ostree", "admin", "init-fs", s], timeout=60, log=log)
+    run(["ostree", "admin", f"--sysroot={s}", "os-init", stateroot], timeout=60, log=log)
+    run(["ostree", "config", f"--repo={s / 'ostree/repo'}", "set", "sysroot.bootloader", "none"],
+        timeout=30, log=log)
+    run([helper, "deploy", s, stateroot, source, target, *kargs],
+        timeout=900, log=log)
     disk.unlink(missing_ok=True)
     run(["truncate", "-s", size, disk], timeout=30)
     run(["mkfs.ext4", "-q", "-F", "-L", "testos-root", "-d", s, disk], timeout=600, log=log)

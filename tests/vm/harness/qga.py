@@ -40,11 +40,18 @@ class Agent:
 
     # ------------------------------------------------------------ wire
 
-    def _send(self, msg: dict, prefix: bytes = b""):
+    def _send(self, msg: dict, prefix: bytes = b"", timeout: float = 30):
+        """Send one message; socket.timeout when qemu does not take it within `timeout` (while
+        the guest side of the port is closed qemu stops reading, and the socket's buffer fills
+        up during a long boot)."""
         text = json.dumps(msg)
         self.log.write(f"{time.strftime('%H:%M:%S')} > {text[:500]}\n")
+        self.sock.settimeout(timeout)
         try:
             self.sock.sendall(prefix + text.encode())
+        except socket.timeout:
+            self.log.write(f"{time.strftime('%H:%M:%S')} (send timed out: nobody reading)\n")
+            raise
         except OSError as e:
             raise AgentGone(f"guest agent socket: {e}") from e
 
@@ -82,8 +89,13 @@ class Agent:
         while time.monotonic() < deadline:
             sid = random.randint(1, 2**31)
             self.stale_ids.add(sid)
-            self._send({"execute": "guest-sync-delimited", "arguments": {"id": sid}},
-                       prefix=b"\xff")
+            try:
+                # (a message cut short by the timeout is harmless: the next one's 0xFF prefix
+                # makes the agent drop partial input)
+                self._send({"execute": "guest-sync-delimited", "arguments": {"id": sid}},
+                           prefix=b"\xff", timeout=1.0)
+            except socket.timeout:
+                continue
             try:
                 t = min(deadline, time.monotonic() + 1.0)
                 while True:
@@ -106,7 +118,10 @@ class Agent:
         msg = {"execute": name}
         if args:
             msg["arguments"] = args
-        self._send(msg)
+        try:
+            self._send(msg, timeout=timeout)
+        except socket.timeout:
+            raise HarnessError(f"guest agent: {name} not taken within {timeout:.0f}s")
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -14,6 +14,7 @@ from .vm import VM
 GUEST_REPO_ADDR = "10.0.2.100:80"          # guestfwd -> the host repo's HTTP server
 GUEST_REPO_URL = "http://10.0.2.100/"
 REFSPEC = f"origin:{image.HostRepo.BRANCH}"
+GUEST_REGISTRY_ADDR = "10.0.2.100:5000"   # guestfwd -> the host's docker-registry
 
 
 @dataclass
@@ -30,14 +31,17 @@ class Context:
         self.log = run_dir / "build.log"
         self.repo = image.HostRepo(run_dir / "repo", self.log)
         self.server: Server | None = None
+        self.registry = None  # harness.registry.Registry, for container-image hosts
         self.vm: VM | None = None
         self.releases: dict[str, Release] = {}
 
     # ------------------------------------------------------------ host side
 
-    def publish(self, name: str, version: str) -> Release:
+    def publish(self, name: str, version: str, files: dict | None = None) -> Release:
         """Commit release `name` on os/stable: the first one is the base plus the product
-        (bootc-checkpoint, dist/ units, resume unit enabled), later ones add a new marker."""
+        (bootc-checkpoint, dist/ units, resume unit enabled), later ones add a new marker;
+        `files` ({path: (bytes, a host Path or a symlink target str, mode)}) adds scenario
+        files to this release (and so to the ones built on it)."""
         first = not self.releases
         if first:
             self.repo.create_from_cache(self.base_ref)
@@ -45,7 +49,7 @@ class Context:
             self.dir / f"overlay-{name}", name,
             binary=self.binary if first else None,
             dist=REPO_ROOT / "dist" if first else None,
-            enable=("bootc-checkpoint-resume.service",) if first else ())
+            enable=("bootc-checkpoint-resume.service",) if first else (), files=files)
         parent = self.base_ref if first else self.repo.BRANCH
         commit = self.repo.commit(parent, overlay, version, f"release {name} ({version})")
         image.remove_tree(overlay)
@@ -74,9 +78,12 @@ class Context:
 
     # ------------------------------------------------------------ the VM
 
-    def start_vm(self, disk: Path) -> Guest:
+    def start_vm(self, disk: Path, loader=None) -> Guest:
         self.server = Server(self.repo.path, self.dir / "http.log")
-        self.vm = VM(disk, self.dir, self.clock, guestfwd={GUEST_REPO_ADDR: self.server.port})
+        fwd = {GUEST_REPO_ADDR: self.server.port}
+        if self.registry:
+            fwd[GUEST_REGISTRY_ADDR] = self.registry.port
+        self.vm = VM(disk, self.dir, self.clock, guestfwd=fwd, loader=loader)
         return Guest(self.vm)
 
     def close(self):
@@ -84,6 +91,8 @@ class Context:
             self.vm.close()
         if self.server:
             self.server.close()
+        if self.registry:
+            self.registry.close()
 
     # ------------------------------------------------------------ assertions
 

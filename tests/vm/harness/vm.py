@@ -43,16 +43,21 @@ class Boot:
     running_s: float = 0.0
     state: str = ""
     failed_units: list = field(default_factory=list)
+    blessed: bool | None = None   # reached boot-complete.target (set by a Greenboot loader)
 
 
 class VM:
     def __init__(self, disk: Path, run_dir: Path, clock: Clock, *, mem: int = 1024, smp: int = 2,
                  guestfwd: dict[str, int] | None = None,
-                 extra_kargs: tuple[str, ...] = ("panic=-1",)):
+                 extra_kargs: tuple[str, ...] = ("panic=-1",), loader=None):
         self.disk, self.dir, self.clock = disk, run_dir, clock
         self.mem, self.smp = mem, smp
         self.guestfwd = guestfwd or {}
         self.extra_kargs = extra_kargs
+        # None: boot the default entry (or `select`'s choice); else an object with
+        # choose(disk, entries) -> (entry, extra kargs) and booted(vm, boot), e.g.
+        # bootloader.Greenboot (boot counting with fallback)
+        self.loader = loader
         self.proc: subprocess.Popen | None = None
         self.agent: Agent | None = None
         self.boots: list[Boot] = []
@@ -61,19 +66,25 @@ class VM:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def boot(self, select=bootloader.default_entry) -> Boot:
-        """Act as the boot loader, start qemu and wait until the guest has finished booting."""
+    def boot(self, select=bootloader.default_entry, wait_running: bool = True) -> Boot:
+        """Act as the boot loader, start qemu and wait until the guest has finished booting
+        (with `wait_running=False` only until the guest agent answers: e.g. to cut the power
+        while a boot-time unit still runs)."""
         if self.proc and self.proc.poll() is None:
             raise HarnessError("boot() while qemu is still running")
         n = len(self.boots) + 1
         bootloader.replay_journal(self.disk)
-        entry = select(bootloader.entries(self.disk))
+        es = bootloader.entries(self.disk)
+        if self.loader:
+            entry, kargs = self.loader.choose(self.disk, es)
+        else:
+            entry, kargs = select(es), ()
         kernel, initrd = bootloader.extract(self.disk, entry, self.dir)
         b = Boot(n, entry)
         self.boots.append(b)
         sock = self.sock_dir / "qga.sock"  # short path: unix socket paths max 107 bytes
         sock.unlink(missing_ok=True)
-        cmdline = " ".join([entry.options, *self.extra_kargs])
+        cmdline = " ".join([entry.options, *self.extra_kargs, *kargs])
         netdev = "user,id=n0,restrict=on"
         for addr, port in self.guestfwd.items():
             netdev += f",guestfwd=tcp:{addr}-cmd:socat STDIO TCP:127.0.0.1:{port}"
@@ -100,8 +111,8 @@ class VM:
         self.agent = self._connect(sock, t0 + AGENT_TIMEOUT)
         try:
             self.agent.sync(max(1.0, t0 + AGENT_TIMEOUT - time.monotonic()))
-        except AgentGone:
-            self._died(f"boot {n}")
+        except AgentGone as e:
+            self._died(f"boot {n} ({e})")
         except HarnessError as e:
             self.kill()
             raise HarnessError(f"boot {n}: {e}; {self._serial_tail()}")
@@ -111,6 +122,9 @@ class VM:
             raise HarnessError(f"boot {n}: the guest agent answered from an earlier boot")
         if n > 1:  # the previous boot's whole journal, including its shutdown
             self._save_journal(n - 1, "-b -1")
+        if not wait_running:
+            self.clock.say(f"boot {n}: agent after {b.agent_s:.1f}s (not waiting for startup)")
+            return b
         # Startup finished => ostree-finalize-staged.path is active (a hop staged from now on
         # is finalized at shutdown) and units after boot-complete.target have run.
         r = self.sh("systemctl is-system-running --wait", timeout=RUNNING_TIMEOUT, check=False)
@@ -124,6 +138,8 @@ class VM:
         self.clock.say(f"boot {n}: agent after {b.agent_s:.1f}s, {b.state} after "
                        f"{b.running_s:.1f}s" + (f"; failed units: {b.failed_units}"
                                                 if b.failed_units else ""))
+        if self.loader:
+            self.loader.booted(self, b)
         return b
 
     def _connect(self, sock: Path, deadline: float) -> Agent:
@@ -146,6 +162,26 @@ class VM:
         raise HarnessError(f"qemu exited during {when} (rc={self.proc.returncode}); "
                            f"{self._serial_tail()}")
 
+    def serial(self) -> str:
+        """The current boot's serial console output so far."""
+        try:
+            return (self.dir / f"serial-{len(self.boots)}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_serial(self, needle: str, timeout: float, what: str) -> float:
+        """Wait until the current boot's serial console shows `needle`; when (monotonic)."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.serial():
+            if self.proc.poll() is not None:
+                raise HarnessError(f"{what}: qemu exited before the console showed {needle!r}; "
+                                   + self._serial_tail())
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{what}: the console did not show {needle!r} within "
+                                   f"{timeout:.0f}s; " + self._serial_tail())
+            time.sleep(0.05)
+        return time.monotonic()
+
     def _serial_tail(self, lines: int = 12) -> str:
         p = self.dir / f"serial-{len(self.boots)}.log"
         try:
@@ -162,7 +198,7 @@ class VM:
         r = self.sh(f"journalctl {which} --no-pager -o short-monotonic", timeout=60, check=False)
         (self.dir / f"journal-{n}.log").write_text(r.out + r.err)
 
-    def reboot(self, select=bootloader.default_entry) -> Boot:
+    def reboot(self, select=bootloader.default_entry, wait_running: bool = True) -> Boot:
         """A real reboot: systemd's shutdown runs (ostree-finalize-staged writes the new boot
         entry), qemu exits, and the harness boots the entry ostree made the default."""
         self.save_journal()
@@ -170,7 +206,13 @@ class VM:
         self._spawn(["systemctl", "reboot"])
         self.wait_exit(SHUTDOWN_TIMEOUT, "reboot")
         self.clock.say(f"shutdown took {time.monotonic() - t:.1f}s")
-        return self.boot(select)
+        return self.boot(select, wait_running)
+
+    def start_reboot(self):
+        """Ask the guest to reboot and return at once (e.g. to cut the power during its
+        shutdown); `wait_exit` or `kill` next."""
+        self.save_journal()
+        self._spawn(["systemctl", "reboot"])
 
     def wait_exit(self, timeout: float, what: str):
         """Wait for the guest to stop (it reboots or powers off by itself)."""
@@ -267,8 +309,11 @@ class VM:
             pass  # already going down
 
     def write_file(self, path: str, data: bytes, mode: str = "0644"):
+        """Write a file in the guest and sync it: a scenario's fixture (e.g. the graph) must
+        survive the power cuts the scenarios cause."""
         d = os.path.dirname(path)
-        self.sh(f"mkdir -p '{d}' && cat > '{path}' && chmod {mode} '{path}'", stdin=data)
+        self.sh(f"mkdir -p '{d}' && cat > '{path}' && chmod {mode} '{path}' && sync '{path}'",
+                stdin=data)
 
     def read_file_offline(self, path: str) -> bytes | None:
         """A file from the stopped VM's disk (sysroot paths, e.g. the stateroot's /var)."""
@@ -276,6 +321,11 @@ class VM:
         return bootloader.read_file(self.disk, path)
 
     def close(self):
+        if self.agent and self.proc and self.proc.poll() is None:
+            try:  # a failing scenario: keep what the guest logged so far
+                self.save_journal()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
         self.kill()
         self.cmdlog.close()
         shutil.rmtree(self.sock_dir, ignore_errors=True)
