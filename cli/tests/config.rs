@@ -417,3 +417,48 @@ fn drop_ins_configure_the_journey() {
     let (code, _, err) = cli("status", &["--wariness", "0"]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// The example drop-in shipped in dist/ is valid as written (all comments: nothing set) and
+/// with every commented setting switched on (each key known, each value accepted).
+#[test]
+fn shipped_example_is_valid_commented_and_uncommented() {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../dist/usr/share/doc/bootc-checkpoint/examples/config.d/50-example.toml"
+    ))
+    .unwrap();
+    let uncommented: String = example
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest) if rest.starts_with('[') || rest.contains(" = ") => rest,
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        uncommented.contains("\nstrategy = \"periodic\"\n"),
+        "{uncommented}"
+    );
+    for (text, sets_strategy) in [(example.as_str(), false), (uncommented.as_str(), true)] {
+        let r = Root::new();
+        let f = r.write(ETC, "50-example.toml", text);
+        let (code, out, err) = run(&[
+            "config",
+            "show",
+            "--format",
+            "json",
+            "--root",
+            r.path().to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["warnings"], json!([]), "{v:#}");
+        let strategy = &v["updates"]["strategy"];
+        if sets_strategy {
+            assert_eq!(strategy["value"], "periodic", "{v:#}");
+            assert_eq!(strategy["file"], json!(f), "{v:#}");
+        } else {
+            assert_eq!(strategy["value"], "immediate", "{v:#}");
+        }
+    }
+}
