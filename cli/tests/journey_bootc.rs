@@ -68,6 +68,9 @@ fn bootc_journey_a_b_c_command_sequence() {
         "{st:#}"
     );
     assert_eq!(st["host"]["current"]["version"], RELEASE_A);
+    // Detection's `bootc status` answer serves the host's first status: asked once.
+    assert_eq!(j.host.calls().len(), 1, "{:?}", j.host.calls());
+    j.host.clear_calls();
 
     let step = j.ok("upgrade", &[]);
     assert_eq!(step["outcome"], "staged", "{step:#}");

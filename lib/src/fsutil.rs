@@ -11,6 +11,15 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// Read a file that may be absent: `None` when it does not exist, an error otherwise.
+pub fn read_optional(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Replace `path` atomically: write a temp file beside it, fsync, rename, fsync the directory.
 /// A crash leaves either the old or the new content, never a torn file.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {

@@ -3,20 +3,13 @@
 //! `minisign` tool can make and check them too.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use super::Exit;
 use crate::graph::UpdateGraph;
-use crate::sources;
-
-/// `FILE.minisig`.
-pub fn signature_path(file: &Path) -> PathBuf {
-    let mut p = file.as_os_str().to_owned();
-    p.push(".minisig");
-    PathBuf::from(p)
-}
+use crate::sources::{self, signature_path};
 
 /// Sign `file` with the minisign secret key at `key` (password from `password_file`, for
 /// encrypted keys); writes `FILE.minisig`.
@@ -103,13 +96,10 @@ pub fn push(
     let bytes = crate::fsutil::read(file)?;
     UpdateGraph::parse(&bytes, &file.display().to_string())?;
     let sig_path = signature_path(file);
-    let signature = match std::fs::read(&sig_path) {
-        Ok(s) => Some(s),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("reading {}", sig_path.display())),
-    };
-    let rt = runtime()?;
-    let digest = rt.block_on(sources::oci::push(
+    let signature = crate::fsutil::read_optional(&sig_path)
+        .with_context(|| format!("reading {}", sig_path.display()))?;
+    let rt = super::runtime::LazyRuntime::default();
+    let digest = rt.get()?.block_on(sources::oci::push(
         &name,
         &bytes,
         signature.as_deref(),
@@ -136,8 +126,8 @@ pub fn pull(
     output: &Path,
     ctx: &sources::Context,
 ) -> Result<Exit> {
-    let rt = runtime()?;
-    let fetched = rt.block_on(sources::fetch_raw(ctx, source))?;
+    let rt = super::runtime::LazyRuntime::default();
+    let fetched = rt.get()?.block_on(sources::fetch_raw(ctx, source))?;
     let now = chrono::Utc::now();
     let loaded = sources::verify_raw(ctx, source, &fetched.0, fetched.1.as_deref(), now)?;
     crate::fsutil::write_atomic(output, &fetched.0)?;
@@ -159,11 +149,4 @@ pub fn pull(
             .unwrap_or_else(|| "none".into())
     )?;
     Ok(Exit::Success)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
 }

@@ -37,8 +37,12 @@ impl AnyHost {
                         .with_reason(choice.reason),
                 )
             }
-            Kind::Bootc => Self::Bootc(BootcHost::new(registries_conf, choice.reason)),
-            Kind::RpmOstree => Self::RpmOstree(RpmOstreeHost::new(registries_conf, choice.reason)),
+            Kind::Bootc => Self::Bootc(
+                BootcHost::new(registries_conf, choice.reason).with_first_status(choice.answer),
+            ),
+            Kind::RpmOstree => Self::RpmOstree(
+                RpmOstreeHost::new(registries_conf, choice.reason).with_first_status(choice.answer),
+            ),
         })
     }
 }

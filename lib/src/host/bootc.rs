@@ -8,6 +8,7 @@
 //! (Staging the tag itself would pull whatever it points at by then — maybe past a new
 //! checkpoint — so even the last hop is staged pinned.)
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
@@ -27,6 +28,8 @@ pub struct BootcHost {
     bootc: Tool,
     registries_conf: Option<PathBuf>,
     reason: String,
+    /// Detection's status answer, used once instead of asking the tool again.
+    first_status: RefCell<Option<Vec<u8>>>,
 }
 
 impl BootcHost {
@@ -36,7 +39,14 @@ impl BootcHost {
             bootc: Tool::new("bootc"),
             registries_conf,
             reason,
+            first_status: RefCell::new(None),
         }
+    }
+
+    /// Answer the first status query with `answer` (what detection already read).
+    pub fn with_first_status(self, answer: Option<Vec<u8>>) -> Self {
+        self.first_status.replace(answer);
+        self
     }
 
     /// Parse a `bootc status` answer obtained elsewhere (detection already ran it).
@@ -45,7 +55,10 @@ impl BootcHost {
     }
 
     fn read_status(&self) -> Result<BootcStatus> {
-        let out = self.bootc.run(STATUS_ARGS)?;
+        let out = match self.first_status.borrow_mut().take() {
+            Some(answer) => answer,
+            None => self.bootc.run(STATUS_ARGS)?,
+        };
         Self::parse_status(&out)
     }
 

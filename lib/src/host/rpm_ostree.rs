@@ -8,6 +8,7 @@
 //! finalized by `rpm-ostree finalize-deployment`, which also reboots: that is how `--apply`
 //! (and so the reboot strategy) decides when the host moves. Nothing is ever rebased.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
@@ -27,6 +28,8 @@ pub struct RpmOstreeHost {
     rpm_ostree: Tool,
     registries_conf: Option<PathBuf>,
     reason: String,
+    /// Detection's status answer, used once instead of asking the tool again.
+    first_status: RefCell<Option<Vec<u8>>>,
 }
 
 impl RpmOstreeHost {
@@ -36,11 +39,21 @@ impl RpmOstreeHost {
             rpm_ostree: Tool::new("rpm-ostree").with_env("RPMOSTREE_CLIENT_ID", DRIVER_NAME),
             registries_conf,
             reason,
+            first_status: RefCell::new(None),
         }
     }
 
+    /// Answer the first status query with `answer` (what detection already read).
+    pub fn with_first_status(self, answer: Option<Vec<u8>>) -> Self {
+        self.first_status.replace(answer);
+        self
+    }
+
     fn read_status(&self) -> Result<RpmOstreeStatus> {
-        let out = self.rpm_ostree.run(&["status", "--json"])?;
+        let out = match self.first_status.borrow_mut().take() {
+            Some(answer) => answer,
+            None => self.rpm_ostree.run(&["status", "--json"])?,
+        };
         rpm_ostree_status::parse(&out, "rpm-ostree status --json")
     }
 

@@ -30,6 +30,14 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The cached graph bytes and signature, as they were fetched.
+    pub fn contents(&self) -> (Vec<u8>, Option<Vec<u8>>) {
+        (
+            self.graph.clone().into_bytes(),
+            self.signature.clone().map(String::into_bytes),
+        )
+    }
+
     pub fn previous(&self) -> Previous {
         Previous {
             serial: self.serial,

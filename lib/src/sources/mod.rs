@@ -125,39 +125,60 @@ pub async fn load(ctx: &Context, source: &str, now: DateTime<Utc>) -> Result<Loa
             }),
             _,
         ) => (bytes, signature, validators, None),
-        (Ok(Fetched::NotModified), Some(c)) => (
-            c.graph.clone().into_bytes(),
-            c.signature.clone().map(String::into_bytes),
-            c.validators.clone(),
-            None,
-        ),
+        (Ok(Fetched::NotModified), Some(c)) => {
+            let (bytes, signature) = c.contents();
+            (bytes, signature, c.validators.clone(), None)
+        }
         (Ok(Fetched::NotModified), None) => {
             anyhow::bail!("{source}: the source says the graph is unchanged, but none is cached")
         }
         (Err(e), Some(c)) if e.is_unavailable() => {
             let why = format!("{e}; using the graph accepted at {}", c.accepted_at);
             tracing::warn!("{why}");
-            (
-                c.graph.clone().into_bytes(),
-                c.signature.clone().map(String::into_bytes),
-                c.validators.clone(),
-                Some(why),
-            )
+            let (bytes, signature) = c.contents();
+            (bytes, signature, c.validators.clone(), Some(why))
         }
         (Err(e), _) => return Err(e.into()),
     };
-    accept(
+    let previous = cached.as_ref().map(cache::Entry::previous);
+    let mut loaded = verify(
         ctx,
         source,
         &src,
-        bytes,
-        signature,
-        validators,
-        cache.as_ref(),
-        cached.as_ref(),
-        stale,
+        &bytes,
+        signature.as_deref(),
+        previous.as_ref(),
         now,
-    )
+    )?;
+    loaded.stale = stale;
+    if let Some(cache) = &cache {
+        let unchanged = cached
+            .as_ref()
+            .is_some_and(|c| c.digest == loaded.identity.digest && c.validators == validators);
+        if !unchanged {
+            cache.store(&cache::Entry {
+                source: source.to_string(),
+                graph: String::from_utf8(bytes).context("the graph is not UTF-8")?,
+                signature: signature
+                    .map(String::from_utf8)
+                    .transpose()
+                    .context("the signature is not UTF-8")?,
+                validators,
+                serial: loaded.identity.serial,
+                digest: loaded.identity.digest.clone(),
+                checkpoints: trust::checkpoints(&loaded.graph),
+                accepted_at: now,
+            })?;
+        }
+    }
+    Ok(loaded)
+}
+
+/// `FILE.minisig`: where a file's detached signature lives.
+pub fn signature_path(file: &std::path::Path) -> PathBuf {
+    let mut p = file.as_os_str().to_owned();
+    p.push(".minisig");
+    PathBuf::from(p)
 }
 
 /// One fetch of `src`, conditional on `validators` where the source supports it.
@@ -180,12 +201,9 @@ async fn fetch(
                 });
             }
             let bytes = std::fs::read(path).map_err(|e| refused(e, path))?;
-            let sig_path = crate::cmd::publish::signature_path(path);
-            let signature = match std::fs::read(&sig_path) {
-                Ok(s) => Some(s),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(refused(e, &sig_path)),
-            };
+            let sig_path = signature_path(path);
+            let signature =
+                crate::fsutil::read_optional(&sig_path).map_err(|e| refused(e, &sig_path))?;
             Ok(Fetched::New {
                 bytes,
                 signature,
@@ -224,80 +242,45 @@ pub fn verify_raw(
     signature: Option<&[u8]>,
     now: DateTime<Utc>,
 ) -> Result<Loaded> {
-    let src = Source::parse(source)?;
-    accept(
+    verify(
         ctx,
         source,
-        &src,
-        bytes.to_vec(),
-        signature.map(<[u8]>::to_vec),
-        Validators::default(),
-        None,
-        None,
+        &Source::parse(source)?,
+        bytes,
+        signature,
         None,
         now,
     )
 }
 
-/// Parse, verify, check freshness, and remember the graph as the last good one.
-#[allow(clippy::too_many_arguments)]
-fn accept(
+/// Parse and verify `bytes` (signature, policy, keys) and check their freshness against the
+/// last graph accepted from the same source.
+fn verify(
     ctx: &Context,
     source: &str,
     src: &Source,
-    bytes: Vec<u8>,
-    signature: Option<Vec<u8>>,
-    validators: Validators,
-    cache: Option<&cache::Cache>,
-    cached: Option<&cache::Entry>,
-    stale: Option<String>,
+    bytes: &[u8],
+    signature: Option<&[u8]>,
+    previous: Option<&trust::Previous>,
     now: DateTime<Utc>,
 ) -> Result<Loaded> {
-    let parsed = UpdateGraph::parse(&bytes, source)?;
+    let parsed = UpdateGraph::parse(bytes, source)?;
     for w in &parsed.warnings {
         tracing::warn!("{source}: {w}");
     }
     let keys = Keys::load(&ctx.keys_dirs)?;
     let require = ctx.require_signature && src.is_remote();
-    let verdict = trust::verify(source, &bytes, signature.as_deref(), &keys, require)?;
-    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-    let previous = cached.map(cache::Entry::previous);
-    trust::check_fresh(
-        source,
-        &parsed.graph,
-        &digest,
-        &verdict,
-        previous.as_ref(),
-        now,
-    )?;
-    if let Some(cache) = cache {
-        let unchanged = cached.is_some_and(|c| c.digest == digest && c.validators == validators);
-        if !unchanged {
-            let entry = cache::Entry {
-                source: source.to_string(),
-                graph: String::from_utf8(bytes).context("the graph is not UTF-8")?,
-                signature: signature
-                    .map(String::from_utf8)
-                    .transpose()
-                    .context("the signature is not UTF-8")?,
-                validators,
-                serial: parsed.graph.metadata.serial,
-                digest: digest.clone(),
-                checkpoints: trust::checkpoints(&parsed.graph),
-                accepted_at: now,
-            };
-            cache.store(&entry)?;
-        }
-    }
-    let identity = GraphIdentity {
-        source: source.to_string(),
-        serial: parsed.graph.metadata.serial,
-        digest,
-    };
+    let verdict = trust::verify(source, bytes, signature, &keys, require)?;
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+    trust::check_fresh(source, &parsed.graph, &digest, &verdict, previous, now)?;
     Ok(Loaded {
+        identity: GraphIdentity {
+            source: source.to_string(),
+            serial: parsed.graph.metadata.serial,
+            digest,
+        },
         graph: parsed.graph,
-        identity,
         verdict,
-        stale,
+        stale: None,
     })
 }

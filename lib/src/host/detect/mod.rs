@@ -26,6 +26,9 @@ pub enum Kind {
 pub struct Choice {
     pub kind: Kind,
     pub reason: String,
+    /// The status answer that decided it (bootc's or rpm-ostree's), so the backend need not
+    /// ask again for its first status.
+    pub answer: Option<Vec<u8>>,
 }
 
 /// The detection probes: `bootc status` and `rpm-ostree status`, run only when needed.
@@ -61,6 +64,7 @@ pub fn choose(
     let fixed = |kind, name| Choice {
         kind,
         reason: format!("host.backend = \"{name}\" ({configured_by})"),
+        answer: None,
     };
     let cli_only = match configured {
         Backend::Ostree => return Ok(fixed(Kind::Ostree, "ostree")),
@@ -78,6 +82,7 @@ pub fn choose(
         return Ok(Choice {
             kind: Kind::Ostree,
             reason: "--sysroot names an offline sysroot".into(),
+            answer: None,
         });
     }
     if let Some((kind, name)) = cli_only {
@@ -96,6 +101,7 @@ pub fn choose(
                     kind: Kind::Bootc,
                     reason: "bootc status answered and the booted deployment is bootc-compatible"
                         .into(),
+                    answer: Some(out),
                 })
             }
             Err(e) => format!("bootc status was unreadable ({e:#})"),
@@ -109,6 +115,7 @@ pub fn choose(
                 return Ok(Choice {
                     kind: Kind::RpmOstree,
                     reason: format!("{bootc_said}; rpm-ostree status answered"),
+                    answer: Some(out),
                 })
             }
             Err(e) => format!("rpm-ostree status was unreadable ({e:#})"),
@@ -119,6 +126,7 @@ pub fn choose(
     Ok(Choice {
         kind: Kind::Ostree,
         reason: format!("{bootc_said}; {rpm_said}"),
+        answer: None,
     })
 }
 
