@@ -10,36 +10,23 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{json, Value};
-use support::{OsImages, Registry, Sysroot, TempDir, RELEASE_A, RELEASE_B, RELEASE_C};
+use support::{run_stdout, OsImages, Registry, Sysroot, TempDir, RELEASE_A, RELEASE_B, RELEASE_C};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_bootc-checkpoint"))
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let (code, out, err) = run(cmd);
-    assert_eq!(code, 0, "{cmd:?}: {err}\n{out}");
-    out
 }
 
 /// `minisign -G` without a password; the public key lands in `keys_dir`.
 fn keypair(dir: &Path, keys_dir: &Path, name: &str) -> PathBuf {
     std::fs::create_dir_all(keys_dir).unwrap();
     let secret = dir.join(format!("{name}.key"));
-    ok(Command::new("minisign")
-        .args(["-G", "-W", "-f", "-p"])
-        .arg(keys_dir.join(format!("{name}.pub")))
-        .arg("-s")
-        .arg(&secret));
+    run_stdout(
+        Command::new("minisign")
+            .args(["-G", "-W", "-f", "-p"])
+            .arg(keys_dir.join(format!("{name}.pub")))
+            .arg("-s")
+            .arg(&secret),
+    );
     secret
 }
 
@@ -92,35 +79,43 @@ fn signed_graph_artifact_drives_a_journey_and_polls_cheaply() {
     let conf = registry.registries_conf();
 
     // CI: sign with our tool, check with the stock one, push next to the images.
-    ok(bin()
-        .args(["graph", "sign"])
-        .arg(&graph)
-        .arg("--key")
-        .arg(&secret));
-    ok(Command::new("minisign")
-        .arg("-V")
-        .arg("-p")
-        .arg(keys_dir.join("ci.pub"))
-        .arg("-m")
-        .arg(&graph));
+    run_stdout(
+        bin()
+            .args(["graph", "sign"])
+            .arg(&graph)
+            .arg("--key")
+            .arg(&secret),
+    );
+    run_stdout(
+        Command::new("minisign")
+            .arg("-V")
+            .arg("-p")
+            .arg(keys_dir.join("ci.pub"))
+            .arg("-m")
+            .arg(&graph),
+    );
     let target = format!("oci:{}:{}/os/graph:stable", "127.0.0.1", registry.port());
-    let out = ok(bin()
-        .args(["graph", "push"])
-        .arg(&graph)
-        .arg(&target)
-        .arg("--registries-conf")
-        .arg(&conf));
+    let out = run_stdout(
+        bin()
+            .args(["graph", "push"])
+            .arg(&graph)
+            .arg(&target)
+            .arg("--registries-conf")
+            .arg(&conf),
+    );
     assert!(out.contains("(signed)"), "{out}");
 
     // Anyone: pull it back, verified.
     let pulled = work.join("pulled.json");
-    let out = ok(bin()
-        .args(["graph", "pull", &target, "-o"])
-        .arg(&pulled)
-        .arg("--keys-dir")
-        .arg(&keys_dir)
-        .arg("--registries-conf")
-        .arg(&conf));
+    let out = run_stdout(
+        bin()
+            .args(["graph", "pull", &target, "-o"])
+            .arg(&pulled)
+            .arg("--keys-dir")
+            .arg(&keys_dir)
+            .arg("--registries-conf")
+            .arg(&conf),
+    );
     assert!(out.contains("signed by key"), "{out}");
     assert_eq!(
         std::fs::read(&pulled).unwrap(),
@@ -140,7 +135,7 @@ fn signed_graph_artifact_drives_a_journey_and_polls_cheaply() {
     )
     .unwrap();
     let node = |cmd: &str| -> Value {
-        let out = ok(&mut node_cmd(
+        let out = run_stdout(&mut node_cmd(
             &work,
             &sysroot,
             &root,
@@ -177,20 +172,27 @@ fn signed_graph_artifact_drives_a_journey_and_polls_cheaply() {
 
     // A republished graph with a lower serial is refused; nothing is staged.
     write_graph(&images, &graph, 0);
-    ok(bin()
-        .args(["graph", "sign"])
-        .arg(&graph)
-        .arg("--key")
-        .arg(&secret));
-    ok(bin()
-        .args(["graph", "push"])
-        .arg(&graph)
-        .arg(&target)
-        .arg("--registries-conf")
-        .arg(&conf));
+    run_stdout(
+        bin()
+            .args(["graph", "sign"])
+            .arg(&graph)
+            .arg("--key")
+            .arg(&secret),
+    );
+    run_stdout(
+        bin()
+            .args(["graph", "push"])
+            .arg(&graph)
+            .arg(&target)
+            .arg("--registries-conf")
+            .arg(&conf),
+    );
     let state_before = std::fs::read(work.join("state/state.json")).unwrap();
-    let (code, _, err) = run(&mut node_cmd(&work, &sysroot, &root, &conf, &["status"]));
-    assert_eq!(code, 1, "{err}");
+    let out = node_cmd(&work, &sysroot, &root, &conf, &["status"])
+        .output()
+        .unwrap();
+    let (code, err) = (out.status.code(), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("serial 0 is below 1"), "{err}");
     assert_eq!(sysroot.default_deployment_version(), RELEASE_B);
     let state_after = std::fs::read(work.join("state/state.json")).unwrap();
