@@ -76,6 +76,21 @@ class Context:
                "metadata": {"stream": "stable", "serial": 1}, "releases": releases}
         return json.dumps(doc, indent=2).encode()
 
+    def setup_journey(self, later: list[tuple[str, str, bool]]) -> tuple[list[Release], bytes, Guest]:
+        """The common start of a journey scenario: publish A (2025.1) and install the host
+        from it, publish `later` releases (name, version, is_checkpoint) on os/stable, and
+        start the VM (not booted yet). Returns (releases, A first; the graph; the guest)."""
+        step = self.clock.step
+        with step("publish A and install the host from it"):
+            a = self.publish("A", "2025.1")
+            disk = self.make_disk()
+        names = [n for n, _, _ in later]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        with step(f"publish {listed} (os/stable -> {names[-1]})"):
+            rels = [a] + [self.publish(n, v) for n, v, _ in later]
+            graph = self.graph([(a, False)] + [(r, cp) for r, (_, _, cp) in zip(rels[1:], later)])
+        return rels, graph, self.start_vm(disk)
+
     # ------------------------------------------------------------ the VM
 
     def start_vm(self, disk: Path, loader=None) -> Guest:

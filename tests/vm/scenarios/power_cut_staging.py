@@ -48,14 +48,8 @@ def run(ctx: Context):
     seed = int(os.environ.get("BOOTC_CHECKPOINT_VM_SEED") or random.randrange(1 << 30))
     rnd = random.Random(seed)
     ctx.clock.say(f"seed {seed} (BOOTC_CHECKPOINT_VM_SEED={seed} repeats this run)")
-    with step("publish A and install the host from it"):
-        a = ctx.publish("A", "2025.1")
-        disk = ctx.make_disk()
-    with step("publish B and C (os/stable -> C)"):
-        b = ctx.publish("B", "2025.2")
-        c = ctx.publish("C", "2025.3")
-        graph = ctx.graph([(a, False), (b, True), (c, False)])
-    g = ctx.start_vm(disk)
+    (a, b, c), graph, g = ctx.setup_journey([("B", "2025.2", True), ("C", "2025.3", False)])
+    disk = g.vm.disk  # read offline after each power cut
 
     with step("boot A"):
         g.vm.boot()

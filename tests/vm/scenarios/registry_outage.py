@@ -31,14 +31,7 @@ APPLY_OUT = "/var/tmp/testos/upgrade-apply"
 
 def run(ctx: Context):
     step = ctx.clock.step
-    with step("publish A and install the host from it"):
-        a = ctx.publish("A", "2025.1")
-        disk = ctx.make_disk()
-    with step("publish B and C (os/stable -> C)"):
-        b = ctx.publish("B", "2025.2")
-        c = ctx.publish("C", "2025.3")
-        graph = ctx.graph([(a, False), (b, True), (c, False)])
-    g = ctx.start_vm(disk)
+    (a, b, c), graph, g = ctx.setup_journey([("B", "2025.2", True), ("C", "2025.3", False)])
 
     with step("boot A"):
         g.vm.boot()

@@ -26,15 +26,8 @@ GRAPH = "/etc/bootc-checkpoint/graph.json"
 
 def run(ctx: Context):
     step = ctx.clock.step
-    with step("publish A and install the host from it"):
-        a = ctx.publish("A", "2025.1")
-        disk = ctx.make_disk()
-    with step("publish B, C and D (os/stable -> D)"):
-        b = ctx.publish("B", "2025.2")
-        c = ctx.publish("C", "2025.3")
-        d = ctx.publish("D", "2025.4")
-        graph = ctx.graph([(a, False), (b, True), (c, True), (d, False)])
-    g = ctx.start_vm(disk)
+    (a, b, c, d), graph, g = ctx.setup_journey(
+        [("B", "2025.2", True), ("C", "2025.3", True), ("D", "2025.4", False)])
 
     with step("boot A"):
         g.vm.boot()
