@@ -31,7 +31,7 @@ pub async fn resolve(
 }
 
 /// The digest the tracked tag points at now.
-pub async fn resolve_tag(registries_conf: Option<&Path>, imgref: &str) -> Result<String> {
+async fn resolve_tag(registries_conf: Option<&Path>, imgref: &str) -> Result<String> {
     let target = parse_tracked(imgref)?;
     RegistryConfig::load_from(registries_conf)?
         .manifest_digest(&target.imgref.name)

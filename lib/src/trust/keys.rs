@@ -57,10 +57,6 @@ impl Keys {
             .map(|(_, k)| k)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     pub fn describe_dirs(&self) -> String {
         if self.dirs.is_empty() {
             return "no key directories".into();
